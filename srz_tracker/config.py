@@ -1,0 +1,225 @@
+"""Settings: ``srz.toml`` (or the file named by ``SRZ_CONFIG``) overlaid by ``SRZ_*``
+environment variables, overlaid by command-line options. Validated once, at the edge.
+
+Precedence for the database: ``--db URL`` > ``SRZ_DATABASE_URL`` > config file > default.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from srz_tracker.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "srz-tracker"
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str | None = None
+    port: int | None = None
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    security: str = "ssl"  # ssl | starttls | none
+    timeout_seconds: float = 30.0
+
+    @property
+    def effective_port(self) -> int:
+        if self.port:
+            return self.port
+        return {"ssl": 465, "starttls": 587}.get(self.security, 25)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    maildir: Path
+    mail_from: str = "srz-tracker@localhost"
+    mail_from_name: str = "双认证工作提醒"
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    transport: str | None = None  # smtp | maildir | console; None: smtp if host else maildir
+    send_hour: int | None = None  # overrides the plan's hour when set
+    interval_seconds: int = 900
+    holidays: frozenset[dt.date] = frozenset()
+    workdays: frozenset[dt.date] = frozenset()
+    templates_dir: Path = PROJECT_ROOT / "email_templates"
+    config_path: Path | None = None
+
+    @property
+    def effective_transport(self) -> str:
+        if self.transport:
+            return self.transport
+        return "smtp" if self.smtp.host else "maildir"
+
+    def describe(self) -> dict[str, Any]:
+        """What ``srz status`` may show: never the password."""
+        return {
+            "database": redact_url(self.database_url),
+            "config_file": str(self.config_path) if self.config_path else None,
+            "transport": self.effective_transport,
+            "smtp_host": self.smtp.host,
+            "smtp_port": self.smtp.effective_port if self.smtp.host else None,
+            "smtp_security": self.smtp.security if self.smtp.host else None,
+            "smtp_user": self.smtp.user,
+            "mail_from": self.mail_from,
+            "maildir": str(self.maildir),
+            "send_hour": self.send_hour,
+            "interval_seconds": self.interval_seconds,
+            "holiday_overrides": len(self.holidays),
+            "workday_overrides": len(self.workdays),
+        }
+
+
+def redact_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{default_data_dir() / 'srz.db'}"
+
+
+def _parse_date_list(values: Any, where: str) -> frozenset[dt.date]:
+    if values is None:
+        return frozenset()
+    if not isinstance(values, list):
+        raise ConfigError(f"{where}: expected a list of dates (YYYY-MM-DD)")
+    out = set()
+    for v in values:
+        if isinstance(v, dt.date) and not isinstance(v, dt.datetime):
+            out.add(v)
+            continue
+        try:
+            out.add(dt.date.fromisoformat(str(v)))
+        except ValueError:
+            raise ConfigError(f"{where}: {v!r} is not a valid date (YYYY-MM-DD)") from None
+    return frozenset(out)
+
+
+_KNOWN_TOP = {
+    "database_url",
+    "maildir",
+    "mail_from",
+    "mail_from_name",
+    "transport",
+    "send_hour",
+    "interval_seconds",
+    "templates_dir",
+    "smtp",
+    "calendar",
+}
+_KNOWN_SMTP = {"host", "port", "user", "password", "security", "timeout_seconds"}
+_KNOWN_CAL = {"holidays", "workdays"}
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    for key in data:
+        if key not in _KNOWN_TOP:
+            raise ConfigError(f"{path}: unknown setting {key!r}")
+    for section, known in (("smtp", _KNOWN_SMTP), ("calendar", _KNOWN_CAL)):
+        sub = data.get(section, {})
+        if not isinstance(sub, dict):
+            raise ConfigError(f"{path}: [{section}] must be a table")
+        for key in sub:
+            if key not in known:
+                raise ConfigError(f"{path}: unknown setting {section}.{key}")
+    return data
+
+
+def load_settings(
+    db_url: str | None = None,
+    config_path: str | os.PathLike[str] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    env = os.environ if environ is None else environ
+    path: Path | None = None
+    if config_path:
+        path = Path(config_path)
+    elif env.get("SRZ_CONFIG"):
+        path = Path(env["SRZ_CONFIG"])
+    elif Path("srz.toml").is_file():
+        path = Path("srz.toml")
+    data = _read_file(path) if path else {}
+    smtp_data = data.get("smtp", {})
+    cal = data.get("calendar", {})
+    where = str(path) if path else "config"
+
+    def pick(env_key: str, file_value: Any) -> Any:
+        return env[env_key] if env.get(env_key) else file_value
+
+    security = str(pick("SRZ_SMTP_SECURITY", smtp_data.get("security", "ssl"))).lower()
+    if security not in ("ssl", "starttls", "none"):
+        raise ConfigError(f"SMTP security must be ssl, starttls or none, not {security!r}")
+    port_raw = pick("SRZ_SMTP_PORT", smtp_data.get("port"))
+    try:
+        port = int(port_raw) if port_raw not in (None, "") else None
+    except ValueError:
+        raise ConfigError(f"SMTP port must be a number, not {port_raw!r}") from None
+    smtp = SmtpSettings(
+        host=pick("SRZ_SMTP_HOST", smtp_data.get("host")) or None,
+        port=port,
+        user=pick("SRZ_SMTP_USER", smtp_data.get("user")) or None,
+        password=pick("SRZ_SMTP_PASSWORD", smtp_data.get("password")) or None,
+        security=security,
+        timeout_seconds=float(smtp_data.get("timeout_seconds", 30.0)),
+    )
+    transport = pick("SRZ_TRANSPORT", data.get("transport"))
+    if transport is not None and transport not in ("smtp", "maildir", "console", "null"):
+        raise ConfigError(f"transport must be smtp, maildir, console or null, not {transport!r}")
+    if transport == "smtp" and not smtp.host:
+        raise ConfigError("transport is smtp but no SMTP host is configured (SRZ_SMTP_HOST)")
+    send_hour_raw = pick("SRZ_SEND_HOUR", data.get("send_hour"))
+    send_hour = None
+    if send_hour_raw not in (None, ""):
+        try:
+            send_hour = int(send_hour_raw)
+        except ValueError:
+            raise ConfigError(f"send_hour must be an hour 0-23, not {send_hour_raw!r}") from None
+        if not 0 <= send_hour <= 23:
+            raise ConfigError(f"send_hour must be an hour 0-23, not {send_hour}")
+    data_dir = default_data_dir()
+    maildir = Path(pick("SRZ_MAILDIR", data.get("maildir")) or data_dir / "maildir")
+    settings = Settings(
+        database_url=db_url
+        or env.get("SRZ_DATABASE_URL")
+        or data.get("database_url")
+        or _default_database_url(),
+        maildir=maildir,
+        mail_from=pick("SRZ_MAIL_FROM", data.get("mail_from"))
+        or smtp.user
+        or "srz-tracker@localhost",
+        mail_from_name=data.get("mail_from_name", "双认证工作提醒"),
+        smtp=smtp,
+        transport=transport,
+        send_hour=send_hour,
+        interval_seconds=int(data.get("interval_seconds", 900)),
+        holidays=_parse_date_list(cal.get("holidays"), f"{where}: calendar.holidays"),
+        workdays=_parse_date_list(cal.get("workdays"), f"{where}: calendar.workdays"),
+        templates_dir=Path(data.get("templates_dir", PROJECT_ROOT / "email_templates")),
+        config_path=path,
+    )
+    return settings
+
+
+def with_overrides(settings: Settings, **changes: Any) -> Settings:
+    return replace(settings, **changes)
