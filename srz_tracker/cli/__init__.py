@@ -1,0 +1,103 @@
+"""The ``srz`` command. Subcommands are imported only when called, so that ``srz --help``
+stays fast: heavy libraries (rich, openpyxl, yagmail, apscheduler) load in the commands
+that need them."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from srz_tracker.cli.common import CliState
+
+# name -> "module:attribute"; each module holds one command or one group.
+COMMANDS: dict[str, str] = {
+    "init": "srz_tracker.cli.init_cmd:init_command",
+    "plan": "srz_tracker.cli.plan_cmd:plan_group",
+    "org": "srz_tracker.cli.org_cmd:org_group",
+    "cert": "srz_tracker.cli.org_cmd:cert_group",
+    "tasks": "srz_tracker.cli.tasks_cmd:tasks_command",
+    "show": "srz_tracker.cli.tasks_cmd:show_command",
+    "done": "srz_tracker.cli.mark_cmd:done_command",
+    "reopen": "srz_tracker.cli.mark_cmd:reopen_command",
+    "waive": "srz_tracker.cli.mark_cmd:waive_command",
+    "extend": "srz_tracker.cli.mark_cmd:extend_command",
+    "log": "srz_tracker.cli.tasks_cmd:log_command",
+    "demo": "srz_tracker.cli.init_cmd:demo_command",
+    "templates": "srz_tracker.cli.mail_cmd:templates_group",
+    "mail": "srz_tracker.cli.mail_cmd:mail_group",
+}
+
+HELP_SUMMARIES: dict[str, str] = {
+    "init": "创建或升级数据库（可重复执行）",
+    "plan": "校验、导入实施方案文件",
+    "org": "导入机构与联系人名录",
+    "cert": "记录机构的 CATL / CMA 认证状态",
+    "tasks": "列出任务",
+    "show": "查看一项任务的详情",
+    "done": "标记任务完成（计次任务记录一次）",
+    "reopen": "重新打开任务",
+    "waive": "豁免任务（须说明理由）",
+    "extend": "延长任务期限（须说明理由）",
+    "log": "查看操作日志",
+    "demo": "一键体验：建库、导入方案与示例名录并显示任务总览",
+    "templates": "邮件模板检查",
+    "mail": "邮件发送测试",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Listing would import every command module; the summaries are kept here instead.
+        rows = [(name, HELP_SUMMARIES.get(name, "")) for name in self.list_commands(ctx)]
+        with formatter.section("命令"):
+            formatter.write_dl(rows)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="示例：srz demo    srz tasks --city 南宁市    srz done 12 --note 已报送",
+)
+@click.option(
+    "--db", "db_url", metavar="URL", help="数据库 URL（优先于 SRZ_DATABASE_URL 与配置文件）"
+)
+@click.option(
+    "--config", "config_path", metavar="FILE", help="配置文件（默认 SRZ_CONFIG 或 ./srz.toml）"
+)
+@click.version_option(package_name="srz-tracker")
+@click.pass_context
+def cli(ctx: click.Context, db_url: str | None, config_path: str | None) -> None:
+    """srz：县级质检机构“双认证”工作任务与期限提醒。"""
+    ctx.obj = CliState(db_url=db_url, config_path=config_path)
+
+
+def main() -> None:
+    from srz_tracker.errors import SrzError
+
+    try:
+        cli.main(standalone_mode=False, prog_name="srz")
+    except click.exceptions.Abort:
+        click.echo("已取消。", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except SrzError as exc:
+        click.echo(f"错误：{exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
