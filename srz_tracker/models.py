@@ -175,6 +175,8 @@ class Obligation(Base):
     actor: Mapped[str | None] = mapped_column(Text)
     assumption: Mapped[str | None] = mapped_column(Text)
     policy: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Names of the cities the obligation is limited to; NULL: every city of the table.
+    cities: Mapped[list[Any] | None] = mapped_column(JSON)
 
     plan: Mapped[Plan] = relationship(back_populates="obligations")
 

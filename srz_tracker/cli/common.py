@@ -33,8 +33,11 @@ class CliState:
         """The engine for a database that must already be initialized (``srz init``)."""
         if self._engine is None:
             from srz_tracker import db
+            from srz_tracker.schema_version import require_current
 
-            self._engine = db.get_engine(self.settings.database_url)
+            engine = db.get_engine(self.settings.database_url)
+            require_current(engine)
+            self._engine = engine
         return self._engine
 
 

@@ -159,6 +159,7 @@ def upgrade() -> None:
         sa.Column("actor", sa.Text(), nullable=True),
         sa.Column("assumption", sa.Text(), nullable=True),
         sa.Column("policy", sa.JSON(), nullable=True),
+        sa.Column("cities", sa.JSON(), nullable=True),
         sa.ForeignKeyConstraint(
             ["plan_id"],
             ["plans.id"],

@@ -1,0 +1,71 @@
+"""``srz init`` and ``srz demo``."""
+
+from __future__ import annotations
+
+import click
+
+from srz_tracker.cli.common import CliState, pass_state
+from srz_tracker.config import PROJECT_ROOT
+
+BUNDLED_PLAN = PROJECT_ROOT / "schedules" / "gx-srz-2023.yaml"
+SAMPLE_DIRECTORY = [
+    PROJECT_ROOT / "schedules" / "sample-institutions.csv",
+    PROJECT_ROOT / "schedules" / "sample-contacts.csv",
+]
+
+
+def initialize(state: CliState) -> None:
+    from srz_tracker import db, migrate
+    from srz_tracker.config import redact_url
+
+    engine = db.get_engine(state.settings.database_url)
+    before = migrate.current_revision(engine)
+    migrate.upgrade(engine)
+    after = migrate.current_revision(engine)
+    url = redact_url(state.settings.database_url)
+    if before == after:
+        click.echo(f"数据库已是最新（版本 {after}）：{url}")
+    else:
+        click.echo(f"数据库已初始化/升级到版本 {after}：{url}")
+
+
+@click.command("init", epilog="示例：srz init    srz --db postgresql://srz@localhost/srz init")
+@pass_state
+def init_command(state: CliState) -> None:
+    """创建数据库或升级到最新结构。可重复执行，不会丢失数据。"""
+    initialize(state)
+
+
+@click.command("demo", epilog="示例：srz demo    srz --db sqlite:///demo.db demo --now 2023-12-20")
+@click.option("--now", "now_text", metavar="DATETIME", help="按此时刻显示（默认当前时间）")
+@pass_state
+def demo_command(state: CliState, now_text: str | None) -> None:
+    """一键体验：建库，导入内置实施方案与示例名录（已导入则跳过），显示任务总览。"""
+    from sqlalchemy import func, select
+
+    from srz_tracker import db
+    from srz_tracker.cli.actor import current_actor
+    from srz_tracker.cli.plan_cmd import print_overview
+    from srz_tracker.clock import parse_now
+    from srz_tracker.directory import read_directory_files
+    from srz_tracker.models import Institution
+    from srz_tracker.orgstore import import_directory
+    from srz_tracker.plan import load_plan_file
+    from srz_tracker.planstore import store_plan
+
+    initialize(state)
+    now = parse_now(now_text)
+    spec = load_plan_file(BUNDLED_PLAN)
+    directory = read_directory_files(SAMPLE_DIRECTORY)
+    engine = state.engine
+    actor = current_actor()
+    with db.write_session(engine) as session:
+        loaded = store_plan(session, spec, now, actor)
+        click.echo(f"实施方案 {loaded.plan_key}：{loaded.obligations} 项义务")
+        if not session.scalar(select(func.count(Institution.id))):
+            result = import_directory(session, directory, now, actor)
+            click.echo(
+                f"示例名录：{result.institutions_created} 个机构，"
+                f"{result.contacts_created} 位联系人"
+            )
+    print_overview(state, now)

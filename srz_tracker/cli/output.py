@@ -1,0 +1,45 @@
+"""Terminal tables that line up with Chinese text (rich measures wide characters)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+
+def print_table(
+    columns: Sequence[tuple[str, str]], rows: Sequence[dict[str, Any]], title: str | None = None
+) -> None:
+    """``columns``: (key, header) pairs."""
+    from rich.console import Console
+    from rich.table import Table
+
+    width = max(shutil.get_terminal_size((160, 40)).columns, 100)
+    console = Console(width=width, highlight=False, soft_wrap=False)
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for _key, header in columns:
+        table.add_column(header, overflow="fold")
+    for row in rows:
+        table.add_row(*[_fmt(row.get(key)) for key, _h in columns])
+    console.print(table)
+
+
+def print_csv(columns: Sequence[tuple[str, str]], rows: Sequence[dict[str, Any]]) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow([key for key, _h in columns])
+    for row in rows:
+        writer.writerow([_fmt(row.get(key)) for key, _h in columns])
+    click.echo(buf.getvalue(), nl=False)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return str(value)

@@ -1,0 +1,135 @@
+"""``srz plan check|load|show``."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+
+from srz_tracker.cli.common import CliState, echo_json, pass_state
+
+
+@click.group("plan")
+def plan_group() -> None:
+    """实施方案文件：校验、导入、查看。"""
+
+
+@plan_group.command("check", epilog="示例：srz plan check schedules/gx-srz-2023.yaml")
+@click.argument("file", type=click.Path(dir_okay=False))
+def check_command(file: str) -> None:
+    """校验方案文件，列出全部问题（文件:行号: 说明），不写入数据库。"""
+    from srz_tracker.plan import load_plan_file
+
+    spec = load_plan_file(file)
+    click.echo(
+        f"{file}：校验通过（{spec.key}，{len(spec.obligations)} 项义务，{len(spec.cities)} 个市）"
+    )
+
+
+@plan_group.command(
+    "load",
+    epilog="示例：srz plan load schedules/gx-srz-2023.yaml\n\n"
+    "      srz plan load schedules/gx-srz-2023.yaml --year 2024",
+)
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "--year",
+    "years",
+    type=int,
+    multiple=True,
+    help="另外为该年度生成任务（可多次指定）；默认只生成方案年度",
+)
+@click.option("--now", "now_text", metavar="DATETIME", help="以此时刻判断认证条件（默认当前时间）")
+@pass_state
+def load_command(state: CliState, file: str, years: tuple[int, ...], now_text: str | None) -> None:
+    """校验并导入方案文件，生成任务。文件有任何问题则全部不写入。"""
+    from srz_tracker import db
+    from srz_tracker.cli.actor import current_actor
+    from srz_tracker.clock import parse_now
+    from srz_tracker.errors import UsageError
+    from srz_tracker.plan import load_plan_file
+    from srz_tracker.planstore import store_plan
+
+    for y in years:
+        if not 2000 <= y <= 2100:
+            raise UsageError(f"--year {y} 不是有效年度")
+    spec = load_plan_file(file)
+    now = parse_now(now_text)
+    with db.write_session(state.engine) as session:
+        result = store_plan(session, spec, now, current_actor(), list(years))
+    verb = "已导入" if result.created_plan else "已更新"
+    click.echo(
+        f"{verb}方案 {result.plan_key}：{result.obligations} 项义务，"
+        f"年度 {', '.join(map(str, result.years))}；新增任务 {result.tasks.created} 项，"
+        f"转为不适用 {result.tasks.not_applicable} 项，恢复 {result.tasks.reopened} 项"
+    )
+
+
+@plan_group.command("show", epilog="示例：srz plan show    srz plan show --format json")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@pass_state
+def show_command(state: CliState, fmt: str) -> None:
+    """列出已导入方案的义务（id、条款、对象范围、周期）。"""
+    from sqlalchemy import select
+
+    from srz_tracker import db
+    from srz_tracker.cli.output import print_table
+    from srz_tracker.models import Obligation, Plan
+
+    with db.read_session(state.engine) as session:
+        rows = [
+            {
+                "plan": plan_key,
+                "id": o.key,
+                "title": o.title,
+                "clause": o.clause,
+                "scope": o.scope,
+                "condition": o.condition,
+                "recurrence": o.recurrence,
+                "count": o.required_count,
+                "evidence": o.evidence,
+                "assumption": o.assumption,
+            }
+            for o, plan_key in session.execute(
+                select(Obligation, Plan.key).join(Plan).order_by(Plan.id, Obligation.id)
+            )
+        ]
+    if fmt == "json":
+        echo_json(rows)
+        return
+    for r in rows:
+        r["when"] = f"{r['recurrence']['type']} {','.join(r['recurrence'].get('due', []))}"
+    print_table(
+        [
+            ("id", "义务 id"),
+            ("clause", "条款"),
+            ("title", "内容"),
+            ("scope", "对象"),
+            ("condition", "条件"),
+            ("when", "周期/到期"),
+            ("count", "次数"),
+        ],
+        rows,
+    )
+
+
+def print_overview(state: CliState, now: dt.datetime) -> None:
+    from srz_tracker import db
+    from srz_tracker.cli.output import print_table
+    from srz_tracker.taskquery import overview
+
+    with db.read_session(state.engine) as session:
+        rows = overview(session, now)
+    print_table(
+        [
+            ("city", "市"),
+            ("total", "任务数"),
+            ("open", "未完成"),
+            ("overdue", "已逾期"),
+            ("done", "已完成"),
+            ("next_due", "最近到期"),
+        ],
+        rows,
+        title="任务总览",
+    )
+    click.echo("查看任务：srz tasks --city 南宁市    标记完成：srz done <任务编号>")

@@ -1,0 +1,217 @@
+"""``srz tasks``, ``srz show`` and ``srz log``: looking, never writing."""
+
+from __future__ import annotations
+
+import click
+
+from srz_tracker.cli.common import CliState, echo_json, pass_state
+
+TASK_COLUMNS = [
+    ("id", "编号"),
+    ("title", "任务"),
+    ("city", "市"),
+    ("institution", "机构"),
+    ("period", "期间"),
+    ("due_on", "期限"),
+    ("status_text", "状态"),
+    ("progress", "进度"),
+    ("completed_on", "完成日期"),
+]
+
+
+@click.command(
+    "tasks",
+    epilog="示例：srz tasks --city 南宁市\n\n"
+    "      srz tasks --status overdue --now 2024-01-05 --format json\n\n"
+    "      srz tasks --obligation city-summary-report --format csv > 报告任务.csv",
+)
+@click.option("--city", help="市名，如 南宁市")
+@click.option("--institution", help="机构名称")
+@click.option("--obligation", help="义务 id，如 city-summary-report（srz plan show 可查）")
+@click.option(
+    "--status",
+    type=click.Choice(["open", "done", "waived", "not_applicable", "overdue", "all"]),
+    default="all",
+    show_default=True,
+)
+@click.option("--due-before", "due_before", metavar="DATE", help="只列期限早于该日期的任务")
+@click.option("--now", "now_text", metavar="DATETIME", help="判断逾期所用的时刻（默认当前时间）")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+@pass_state
+def tasks_command(
+    state: CliState,
+    city: str | None,
+    institution: str | None,
+    obligation: str | None,
+    status: str,
+    due_before: str | None,
+    now_text: str | None,
+    fmt: str,
+) -> None:
+    """列出任务。"""
+    from srz_tracker import db
+    from srz_tracker.clock import parse_date, parse_now
+    from srz_tracker.taskquery import TaskFilter, list_tasks
+
+    f = TaskFilter(
+        city=city,
+        institution=institution,
+        obligation=obligation,
+        status=status,
+        due_before=parse_date(due_before, "--due-before") if due_before else None,
+    )
+    now = parse_now(now_text)
+    with db.read_session(state.engine) as session:
+        rows = list_tasks(session, f, now)
+    if fmt == "json":
+        echo_json(rows)
+        return
+    from srz_tracker.taskops import status_label
+
+    for r in rows:
+        r["status_text"] = status_label("overdue" if r["overdue"] else r["status"])
+    if fmt == "csv":
+        from srz_tracker.cli.output import print_csv
+
+        print_csv(
+            [(k, h) for k, h in TASK_COLUMNS if k != "status_text"]
+            + [("status", ""), ("overdue", ""), ("obligation", ""), ("key", "")],
+            rows,
+        )
+        return
+    from srz_tracker.cli.output import print_table
+
+    print_table(TASK_COLUMNS, rows)
+    click.echo(f"共 {len(rows)} 项")
+
+
+@click.command("show", epilog="示例：srz show 12    srz show city-summary-report:南宁市:2023")
+@click.argument("task")
+@click.option("--now", "now_text", metavar="DATETIME")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@pass_state
+def show_command(state: CliState, task: str, now_text: str | None, fmt: str) -> None:
+    """查看一项任务：依据条款、对象、期限、进度、完成记录、延期与日志。
+
+    TASK 为任务编号，或“义务id:对象:期间”（对象为市名、机构名称或“自治区”）。
+    """
+    from srz_tracker import db
+    from srz_tracker.clock import local_date, parse_now
+    from srz_tracker.taskops import resolve_task, status_label
+    from srz_tracker.taskquery import audit_log, plan_timezone, task_row
+
+    now = parse_now(now_text)
+    with db.read_session(state.engine) as session:
+        t = resolve_task(session, task)
+        today = local_date(now, plan_timezone(session))
+        ob = t.obligation
+        row = task_row(
+            t,
+            ob.key,
+            ob.title,
+            t.city.name if t.city else None,
+            t.institution.name if t.institution else None,
+            today,
+        )
+        row.update(
+            {
+                "clause": ob.clause,
+                "quote": ob.quote,
+                "actor": ob.actor,
+                "evidence_required": ob.evidence,
+                "original_due_on": t.original_due_on.isoformat(),
+                "note": t.note,
+                "evidence": t.evidence,
+                "no_evidence_reason": t.no_evidence_reason,
+                "occurrences": [
+                    {
+                        "on": o.occurred_on.isoformat(),
+                        "by": o.recorded_by,
+                        "note": o.note,
+                        "evidence": o.evidence,
+                    }
+                    for o in t.occurrences
+                ],
+                "extensions": [
+                    {
+                        "from": e.from_due_on.isoformat(),
+                        "to": e.to_due_on.isoformat(),
+                        "reason": e.reason,
+                    }
+                    for e in t.extensions
+                ],
+                "log": audit_log(session, t.id),
+            }
+        )
+    if fmt == "json":
+        echo_json(row)
+        return
+    status = status_label("overdue" if row["overdue"] else row["status"])
+    lines = [
+        f"任务 {row['id']}：{row['title']}",
+        f"  键：{row['key']}",
+        f"  依据：《实施方案》{row['clause']}：“{row['quote']}”",
+        f"  对象：{row['institution'] or row['city'] or '自治区'}",
+        f"  责任：{row['actor'] or ''}",
+        f"  期间：{row['period']}    期限：{row['due_on']}"
+        + (
+            f"（原期限 {row['original_due_on']}）"
+            if row["original_due_on"] != row["due_on"]
+            else ""
+        ),
+        f"  状态：{status}    进度：{row['progress']}"
+        + (f"    完成日期：{row['completed_on']}" if row["completed_on"] else ""),
+        f"  所需佐证：{row['evidence_required'] or '无'}",
+    ]
+    for o in row["occurrences"]:
+        lines.append(
+            f"  完成记录：{o['on']} {o['by'] or ''} {o['note'] or ''} "
+            f"{('佐证：' + o['evidence']) if o['evidence'] else ''}".rstrip()
+        )
+    for e in row["extensions"]:
+        lines.append(f"  延期：{e['from']} → {e['to']}（{e['reason']}）")
+    if row["no_evidence_reason"]:
+        lines.append(f"  无佐证原因：{row['no_evidence_reason']}")
+    click.echo("\n".join(lines))
+
+
+@click.command("log", epilog="示例：srz log    srz log --task 12 --format json")
+@click.option("--task", "task_ref", help="只看该任务（编号或键）")
+@click.option("--limit", type=int, default=200, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@pass_state
+def log_command(state: CliState, task_ref: str | None, limit: int, fmt: str) -> None:
+    """查看操作日志：谁在何时做了什么（完成、重开、豁免、延期、导入、加载）。"""
+    from srz_tracker import db
+    from srz_tracker.taskops import resolve_task
+    from srz_tracker.taskquery import audit_log
+
+    with db.read_session(state.engine) as session:
+        task_id = resolve_task(session, task_ref).id if task_ref else None
+        rows = audit_log(session, task_id, limit)
+    if fmt == "json":
+        echo_json(rows)
+        return
+    from srz_tracker.cli.output import print_table
+
+    for r in rows:
+        r["detail_text"] = ", ".join(
+            f"{k}={v}" for k, v in (r["detail"] or {}).items() if v is not None
+        )
+    print_table(
+        [
+            ("id", "序号"),
+            ("at", "时间(UTC)"),
+            ("actor", "操作人"),
+            ("action", "操作"),
+            ("task_id", "任务"),
+            ("detail_text", "详情"),
+        ],
+        rows,
+    )
