@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from srz_tracker.clock import local_date
 from srz_tracker.models import AuditEvent, City, Institution, Obligation, Plan, Task
+from srz_tracker.schedule import NEEDS_PLANNING
 from srz_tracker.subjects import Subject, all_subjects
 
 
@@ -91,7 +92,7 @@ def materialize(session: Session, now: dt.datetime, actor: str = "system") -> Ma
                 select(Task).join(Obligation).where(Obligation.plan_id == plan.id)
             )
         }
-        city_names = dict(session.execute(select(City.id, City.name)).tuples().all())
+        city_names = {cid: name for cid, name in session.execute(select(City.id, City.name))}
         for obligation in plan.obligations:
             limited_to = set(obligation.cities or ())
             for subject in subjects.get(obligation.scope, []):
@@ -134,6 +135,7 @@ def _reconcile(
                 status="open",
                 required_count=obligation.required_count,
                 done_count=0,
+                next_step_at=NEEDS_PLANNING,
                 created_at=now,
                 updated_at=now,
             )
@@ -159,6 +161,7 @@ def _reconcile(
     if task.status == "not_applicable" and holds:
         task.status = "open"
         task.updated_at = now
+        task.next_step_at = NEEDS_PLANNING
         session.add(
             AuditEvent(
                 at=now,
@@ -177,4 +180,5 @@ def _reconcile(
         # The plan file moved the date; an extension, if any, stays the user's choice.
         task.due_on = task.original_due_on = due
         task.updated_at = now
+        task.next_step_at = NEEDS_PLANNING
     return MaterializeResult()

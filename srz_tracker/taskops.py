@@ -21,6 +21,7 @@ from srz_tracker.models import (
     TaskExtension,
     TaskOccurrence,
 )
+from srz_tracker.schedule import NEEDS_PLANNING
 from srz_tracker.subjects import REGION_KEY, REGION_LABEL, city_key, institution_key
 
 CLOSED = ("done", "waived", "not_applicable")
@@ -127,6 +128,8 @@ def mark_done(
         cancel_pending(session, task.id)
         session.add(AuditEvent(at=now, actor=by, action="done", task_id=task.id, detail=detail))
     else:
+        # Progress may have caught up with the checkpoint: re-plan from the new count.
+        task.next_step_at = NEEDS_PLANNING
         session.add(AuditEvent(at=now, actor=by, action="progress", task_id=task.id, detail=detail))
     return DoneResult(task, already_done=False, recorded=True)
 
@@ -136,6 +139,7 @@ def reopen(session: Session, task: Task, now: dt.datetime, by: str) -> bool:
         return False
     previous = task.status
     task.status, task.completed_on, task.completed_by, task.updated_at = "open", None, None, now
+    task.next_step_at = NEEDS_PLANNING
     # Reopening a counted task undoes the occurrence that closed it, not the earlier ones.
     if previous == "done" and task.done_count >= task.required_count:
         task.done_count = task.required_count - 1
@@ -192,6 +196,7 @@ def extend(
     task.due_on, task.updated_at = to, now
     # Steps planned for the old date no longer apply; the next pass plans from the new one.
     cancel_pending(session, task.id)
+    task.next_step_at = NEEDS_PLANNING
 
 
 STATUS_LABELS = {

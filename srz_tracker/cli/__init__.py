@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import IO, Any
 
 import click
 
 from srz_tracker.cli.common import CliState
+from srz_tracker.errors import InputFileError, SrzError
 
 # name -> "module:attribute"; each module holds one command or one group.
 COMMANDS: dict[str, str] = {
@@ -27,6 +29,14 @@ COMMANDS: dict[str, str] = {
     "demo": "srz_tracker.cli.init_cmd:demo_command",
     "templates": "srz_tracker.cli.mail_cmd:templates_group",
     "mail": "srz_tracker.cli.mail_cmd:mail_group",
+    "expense": "srz_tracker.cli.money_cmd:expense_group",
+    "indicator": "srz_tracker.cli.money_cmd:indicator_group",
+    "incident": "srz_tracker.cli.money_cmd:incident_group",
+    "report": "srz_tracker.cli.report_cmd:report_command",
+    "calendar": "srz_tracker.cli.calendar_cmd:calendar_command",
+    "remind": "srz_tracker.cli.remind_cmd:remind_command",
+    "preview": "srz_tracker.cli.remind_cmd:preview_command",
+    "outbox": "srz_tracker.cli.remind_cmd:outbox_group",
 }
 
 HELP_SUMMARIES: dict[str, str] = {
@@ -44,10 +54,44 @@ HELP_SUMMARIES: dict[str, str] = {
     "demo": "一键体验：建库、导入方案与示例名录并显示任务总览",
     "templates": "邮件模板检查",
     "mail": "邮件发送测试",
+    "expense": "记录、查看专项资金支出（万元）",
+    "indicator": "记录绩效指标（满意度）",
+    "incident": "记录、查看重大农产品质量安全事件",
+    "report": "绩效自评报告：表格、JSON、CSV、Excel、HTML 图表",
+    "calendar": "导出未完成任务为日历文件（.ics）",
+    "remind": "执行一次提醒：安排并发送到期的提醒与督办邮件",
+    "preview": "预览一段时间内的提醒安排（不发送）",
+    "outbox": "查看发件箱、重试失败的通知",
 }
 
 
+class SrzCommandError(click.ClickException):
+    """A core ``SrzError`` as click sees it: the Chinese message and the error's exit code,
+    whether the command runs from ``main()``, from ``cli.main()`` or from a test runner."""
+
+    def __init__(self, error: SrzError) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.exit_code = error.exit_code
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        if isinstance(self.error, InputFileError) and self.error.problems:
+            # One "FILE:LINE: message" per line, so that editors and grep can jump to it.
+            for problem in self.error.problems:
+                click.echo(str(problem), err=True, file=file)
+            count = len(self.error.problems)
+            click.echo(f"错误：共 {count} 个问题，未写入任何数据。", err=True, file=file)
+            return
+        click.echo(f"错误：{self.format_message()}", err=True, file=file)
+
+
 class LazyGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SrzError as exc:
+            raise SrzCommandError(exc) from exc
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
@@ -84,8 +128,6 @@ def cli(ctx: click.Context, db_url: str | None, config_path: str | None) -> None
 
 
 def main() -> None:
-    from srz_tracker.errors import SrzError
-
     try:
         cli.main(standalone_mode=False, prog_name="srz")
     except click.exceptions.Abort:

@@ -1,0 +1,203 @@
+"""From outbox rows to emails: which rows travel together, and what the templates see.
+
+Grouping, per pass:
+- reminders, due-today, checkpoint and office escalations, and delivery-failure notices:
+  one email per recipient address, holding all of its items (a digest when more than one);
+- escalations to leaders: one email per city, leaders in To and contacts in Cc;
+- weekly summaries: one email per row.
+Rows already given a Message-ID (claimed by a pass that died) travel with the rows that
+share it, so a repeated message keeps its Message-ID.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from srz_tracker.clock import local_date
+from srz_tracker.models import Notification, Obligation, Task
+from srz_tracker.taskquery import task_key
+
+# Order of items in a digest and of kinds when choosing a template.
+_SEVERITY = {
+    "escalation_office": 0,
+    "escalation_leader": 1,
+    "due_today": 2,
+    "checkpoint": 3,
+    "reminder": 4,
+}
+
+
+@dataclass
+class MessagePlan:
+    message_id: str
+    rows: list[Notification] = field(default_factory=list)
+
+    @property
+    def to(self) -> list[tuple[str, str | None]]:
+        return _unique(
+            [(r.recipient_email, r.recipient_name) for r in self.rows if r.recipient_field == "to"]
+        )
+
+    @property
+    def cc(self) -> list[tuple[str, str | None]]:
+        to = {a for a, _ in self.to}
+        return [
+            (a, n)
+            for a, n in _unique(
+                [
+                    (r.recipient_email, r.recipient_name)
+                    for r in self.rows
+                    if r.recipient_field == "cc"
+                ]
+            )
+            if a not in to
+        ]
+
+
+def _unique(pairs: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
+    seen: dict[str, str | None] = {}
+    for address, name in pairs:
+        seen.setdefault(address, name)
+    return list(seen.items())
+
+
+def group_key(row: Notification) -> tuple[Any, ...]:
+    if row.kind == "escalation_leader":
+        return ("leaders", row.city_id, row.scheduled_at.date())
+    if row.kind == "weekly_summary":
+        return ("weekly", row.id)
+    return ("recipient", row.recipient_email)
+
+
+def make_message_id(rows: list[Notification], domain: str) -> str:
+    digest = hashlib.sha256(
+        ",".join(str(r.id) for r in sorted(rows, key=lambda r: r.id)).encode()
+    ).hexdigest()[:20]
+    return f"<srz.{min(r.id for r in rows)}.{digest}@{domain}>"
+
+
+def group_rows(rows: list[Notification], domain: str) -> list[MessagePlan]:
+    """Assign each row to a message; rows with a Message-ID keep it."""
+    plans: dict[str, MessagePlan] = {}
+    fresh: dict[tuple[Any, ...], list[Notification]] = defaultdict(list)
+    for row in rows:
+        if row.message_id:
+            plans.setdefault(row.message_id, MessagePlan(row.message_id)).rows.append(row)
+        else:
+            fresh[group_key(row)].append(row)
+    for group in fresh.values():
+        mid = make_message_id(group, domain)
+        for row in group:
+            row.message_id = mid
+        plans[mid] = MessagePlan(mid, group)
+    return sorted(plans.values(), key=lambda p: min(r.id for r in p.rows))
+
+
+def _item(task: Task, row: Notification, today: dt.date) -> dict[str, Any]:
+    ob = task.obligation
+    city = task.city.name if task.city else None
+    inst = task.institution.name if task.institution else None
+    cp = ob.checkpoint
+    return {
+        "kind": row.kind,
+        "task_id": task.id,
+        "task_key": task_key(ob.key, city, inst, task.period),
+        "title": ob.title,
+        "clause": ob.clause,
+        "quote": ob.quote,
+        "subject_label": " ".join(
+            x for x in (city, task.institution.county if task.institution else None, inst) if x
+        )
+        or "自治区",
+        "city": city,
+        "institution": inst,
+        "period": task.period,
+        "due_on": task.due_on,
+        "days_left": (task.due_on - today).days,
+        "actor": ob.actor or "",
+        "required_count": task.required_count,
+        "done_count": task.done_count,
+        "checkpoint": (
+            {
+                "due_on": dt.date(task.due_on.year, *map(int, cp["due"].split("-"))),
+                "count": int(cp["count"]),
+            }
+            if cp
+            else None
+        ),
+        "evidence": ob.evidence,
+        "done_command": f"srz done {task.id}",
+        "step": row.step,
+    }
+
+
+def load_tasks(session: Session, task_ids: set[int]) -> dict[int, Task]:
+    if not task_ids:
+        return {}
+    tasks = (
+        session.scalars(
+            select(Task)
+            .where(Task.id.in_(task_ids))
+            .options(
+                joinedload(Task.obligation).joinedload(Obligation.plan),
+                joinedload(Task.city),
+                joinedload(Task.institution),
+            )
+        )
+        .unique()
+        .all()
+    )
+    return {t.id: t for t in tasks}
+
+
+def build_context(
+    plan: MessagePlan, tasks: dict[int, Task], plan_doc: dict[str, Any], now: dt.datetime
+) -> tuple[str, dict[str, Any]]:
+    """The template kind and its context for one message."""
+    head = plan_doc.get("plan", {})
+    tz = head.get("timezone", "Asia/Shanghai")
+    today = local_date(now, tz)
+    first_to = plan.to[0] if plan.to else (plan.rows[0].recipient_email, None)
+    role_row = next((r for r in plan.rows if r.recipient_email == first_to[0]), plan.rows[0])
+    items: dict[tuple[int, str], dict[str, Any]] = {}
+    failures = []
+    for row in plan.rows:
+        if row.kind == "delivery_failure":
+            failures.append({**(row.payload or {}).get("failure", {}), "failed_at": row.created_at})
+        elif row.task_id in tasks and (row.task_id, row.step) not in items:
+            items[(row.task_id, row.step)] = _item(tasks[row.task_id], row, today)
+    ordered = sorted(
+        items.values(), key=lambda i: (_SEVERITY.get(i["kind"], 9), i["days_left"], i["task_id"])
+    )
+    if not ordered and failures:
+        kind = "delivery_failure"
+    elif len(ordered) == 1 and not failures:
+        kind = ordered[0]["kind"]
+    else:
+        kind = "digest"
+    context = {
+        "kind": kind,
+        "plan": {
+            "title": head.get("title", ""),
+            "short_title": head.get("short_title") or head.get("title", ""),
+            "contact_line": head.get("contact_line", ""),
+            "office": head.get("office", ""),
+        },
+        "recipient": {
+            "name": first_to[1],
+            "email": first_to[0],
+            "role": (role_row.payload or {}).get("role", "contact"),
+        },
+        "items": ordered,
+        "failures": failures,
+        "cc_names": [name or address for address, name in plan.cc],
+        "generated_at": now,
+    }
+    return kind, context

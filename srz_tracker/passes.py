@@ -1,0 +1,141 @@
+"""One pass: plan what ``now`` calls for, then deliver what is due. Also the dry run,
+which does the same inside a transaction that is rolled back and sends nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from srz_tracker.config import Settings
+from srz_tracker.db import write_session
+from srz_tracker.delivery import DeliveryCounts, deliver
+from srz_tracker.messages import build_context, group_rows, load_tasks
+from srz_tracker.models import Notification, Task
+from srz_tracker.outbox import PlanCounts, plan_notifications
+from srz_tracker.render import Renderer
+from srz_tracker.transports import OutgoingEmail, Transport, make_transport
+from srz_tracker.workdays import WorkdayCalendar
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PassResult:
+    planned: PlanCounts = field(default_factory=PlanCounts)
+    delivered: DeliveryCounts = field(default_factory=DeliveryCounts)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tasks": self.planned.tasks,
+            "planned": self.planned.planned,
+            "skipped": self.planned.skipped,
+            "no_recipients": self.planned.no_recipients,
+            **self.delivered.as_dict(),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def make_calendar(settings: Settings) -> WorkdayCalendar:
+    return WorkdayCalendar(holidays=settings.holidays, workdays=settings.workdays)
+
+
+def default_holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_pass(
+    engine: Engine,
+    settings: Settings,
+    now: dt.datetime,
+    transport_factory: Callable[[], Transport] | None = None,
+    renderer: Renderer | None = None,
+    holder: str | None = None,
+    calendar: WorkdayCalendar | None = None,
+    on_message: Callable[[OutgoingEmail], None] | None = None,
+) -> PassResult:
+    started = time.perf_counter()
+    result = PassResult()
+    calendar = calendar or make_calendar(settings)
+    with write_session(engine) as session:
+        result.planned = plan_notifications(session, now, calendar, settings.send_hour)
+    result.delivered = deliver(
+        engine,
+        now,
+        transport_factory or (lambda: make_transport(settings)),
+        renderer or Renderer(settings.templates_dir),
+        holder or default_holder(),
+        settings.mail_from,
+        on_message=on_message,
+    )
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def dry_run(
+    engine: Engine, settings: Settings, now: dt.datetime
+) -> tuple[PlanCounts, list[OutgoingEmail]]:
+    """What a pass at ``now`` would send; everything is rolled back."""
+    renderer = Renderer(settings.templates_dir)
+    session = Session(engine, expire_on_commit=False)
+    try:
+        counts = plan_notifications(session, now, make_calendar(settings), settings.send_hour)
+        rows = session.scalars(
+            select(Notification)
+            .where(Notification.status == "pending", Notification.next_attempt_at <= now)
+            .order_by(Notification.id)
+        ).all()
+        plans = group_rows(list(rows), settings.mail_from.rsplit("@", 1)[-1])
+        tasks = load_tasks(session, {r.task_id for r in rows if r.task_id})
+        emails = []
+        for plan in plans:
+            doc = next(iter(tasks.values())).obligation.plan.document if tasks else {}
+            if plan.rows[0].task_id in tasks:
+                doc = tasks[plan.rows[0].task_id].obligation.plan.document
+            kind, context = build_context(plan, tasks, doc, now)
+            rendered = renderer.render(kind, context)
+            emails.append(
+                OutgoingEmail(
+                    plan.message_id,
+                    plan.to,
+                    plan.cc,
+                    rendered.subject,
+                    rendered.text,
+                    rendered.html,
+                )
+            )
+        return counts, emails
+    finally:
+        session.rollback()
+        session.close()
+
+
+def task_years(engine: Engine) -> list[int]:
+    """Years that have open tasks (for the calendar-coverage warning)."""
+    with Session(engine) as session:
+        first, last = session.execute(
+            select(func.min(Task.due_on), func.max(Task.due_on)).where(Task.status == "open")
+        ).one()
+    if first is None or last is None:
+        return []
+    return list(range(first.year, last.year + 1))
+
+
+def calendar_warnings(engine: Engine, settings: Settings) -> list[str]:
+    calendar = make_calendar(settings)
+    missing = calendar.unknown_years(task_years(engine))
+    return [
+        f"{year} 年的法定节假日安排尚无数据（chinesecalendar 未收录，配置中也没有 [calendar] "
+        f"覆盖），该年按周一至周五计算工作日；国务院公布安排后请在 srz.toml 的 "
+        f"[calendar] holidays / workdays 中补充"
+        for year in missing
+    ]
