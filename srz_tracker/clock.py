@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
 
 from srz_tracker.errors import UsageError
 
 DEFAULT_TZ = "Asia/Shanghai"
+# fromisoformat alone also takes 20231230 and 2023-W52-6; a user means YYYY-MM-DD.
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def parse_date(text: str, what: str = "date") -> dt.date:
+def parse_date(text: str, what: str = "日期") -> dt.date:
     """Strict YYYY-MM-DD; 2023-02-30 is refused with the reason."""
+    value = text.strip()
+    if not _ISO_DATE.match(value):
+        raise UsageError(f"{what} {text!r} 不是有效日期：应写作 YYYY-MM-DD，如 2023-12-30")
     try:
-        return dt.date.fromisoformat(text.strip())
-    except ValueError as exc:
-        raise UsageError(f"{what} {text!r} is not a valid date (YYYY-MM-DD): {exc}") from None
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{what} {text!r} 不是有效日期：该日期不存在") from None
 
 
 def parse_now(text: str | None, tz: str = DEFAULT_TZ) -> dt.datetime:
@@ -28,9 +34,9 @@ def parse_now(text: str | None, tz: str = DEFAULT_TZ) -> dt.datetime:
         return utcnow()
     try:
         value = dt.datetime.fromisoformat(text.strip())
-    except ValueError as exc:
+    except ValueError:
         raise UsageError(
-            f"--now {text!r} is not a valid date/time (e.g. 2023-12-20T09:30): {exc}"
+            f"--now {text!r} 不是有效的日期或时刻（应写作如 2023-12-20 或 2023-12-20T09:30）"
         ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(tz))

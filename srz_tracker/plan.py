@@ -58,6 +58,7 @@ _OBLIGATION_KEYS = {
     "evidence",
     "assumption",
     "notifications",
+    "cities",
 }
 _RECURRENCE_KEYS = {"type", "due", "rrule"}
 _MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
@@ -340,16 +341,48 @@ def _check_cities(c: _Checker, value: Any, path: Path_) -> list[CityRow]:
             c.problem((*p, "allocation_wan"), "allocation_wan 应为非负金额（万元）")
             amount = None
         count = c.integer(row.get("institutions"), (*p, "institutions"), 0, 10_000)
+        code = c.text(str(row["code"]), (*p, "code")) if row.get("code") is not None else None
         if name and amount is not None and count is not None:
             seen.add(name)
-            rows.append(CityRow(name, amount, count, row.get("code")))
+            rows.append(CityRow(name, amount, count, code))
     return rows
+
+
+def _check_targets(c: _Checker, value: Any) -> dict[str, Any]:
+    targets = c.mapping(value, ("targets",), _TARGET_KEYS, set())
+    for k in (
+        "region_dual_certified_share",
+        "task_completion_rate",
+        "timeliness_rate",
+        "satisfaction",
+    ):
+        _share(c, targets, k)
+    if "major_incidents" in targets:
+        c.integer(targets["major_incidents"], ("targets", "major_incidents"), 0, 10_000)
+    if "cost_within_allocation" in targets and not isinstance(
+        targets["cost_within_allocation"], bool
+    ):
+        c.problem(("targets", "cost_within_allocation"), "cost_within_allocation 应为 true/false")
+    return targets
+
+
+def _share(c: _Checker, targets: dict[str, Any], key: str) -> None:
+    value = targets.get(key)
+    if key in targets and (
+        isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1
+    ):
+        c.problem(("targets", key), f"{key} 应为 0 到 1 之间的比例（如 0.9），而不是 {value!r}")
 
 
 def validate(doc: LocatedDoc, sha256: str) -> tuple[PlanSpec | None, list[Problem]]:
     c = _Checker(doc)
     top = c.mapping(doc.value, (), _TOP_KEYS, {"plan", "obligations", "performance_table"})
-    head = c.mapping(top.get("plan", {}), ("plan",), _PLAN_KEYS, {"id", "title", "year"})
+    # A missing section is reported once, by the line above; its contents are not.
+    head = (
+        c.mapping(top["plan"], ("plan",), _PLAN_KEYS, {"id", "title", "year"})
+        if "plan" in top
+        else {}
+    )
     key = head.get("id")
     if key is not None and (not isinstance(key, str) or not _ID.match(key)):
         c.problem(("plan", "id"), f"plan.id {key!r} 应为小写字母、数字和连字符")
@@ -363,18 +396,28 @@ def validate(doc: LocatedDoc, sha256: str) -> tuple[PlanSpec | None, list[Proble
         if k in head:
             c.text(head[k], ("plan", k))
     policy = _check_policy(c, top.get("notifications"), ("notifications",)) or {}
-    targets = c.mapping(top.get("targets", {}), ("targets",), _TARGET_KEYS, set())
-    table = c.mapping(
-        top.get("performance_table", {}), ("performance_table",), {"year", "cities"}, {"cities"}
+    targets = _check_targets(c, top.get("targets", {}))
+    table = (
+        c.mapping(top["performance_table"], ("performance_table",), {"year", "cities"}, {"cities"})
+        if "performance_table" in top
+        else {}
     )
-    table_year = table.get("year", year)
-    cities = _check_cities(c, table.get("cities"), ("performance_table", "cities"))
+    table_year = (
+        c.integer(table["year"], ("performance_table", "year"), 2000, 2100)
+        if "year" in table
+        else year
+    )
+    cities = (
+        _check_cities(c, table["cities"], ("performance_table", "cities"))
+        if "cities" in table
+        else []
+    )
     categories = top.get("expense_categories", {})
     if not isinstance(categories, dict):
         c.problem(("expense_categories",), "expense_categories 应为映射（代码: 中文名称）")
     obligations: list[ObligationSpec] = []
-    raw_obs = top.get("obligations")
-    if not isinstance(raw_obs, list) or not raw_obs:
+    raw_obs = top.get("obligations", [])
+    if "obligations" in top and (not isinstance(raw_obs, list) or not raw_obs):
         c.problem(("obligations",), "obligations 应为非空列表")
         raw_obs = []
     ids: dict[str, int] = {}
@@ -432,9 +475,18 @@ def load_plan_file(path: str | Path) -> PlanSpec:
     except UnicodeDecodeError as exc:
         raise PlanError([Problem(str(p), f"文件不是 UTF-8 编码：{exc}")]) from None
     doc, problems = load_located(text, str(p))
-    if problems:
+    if problems and doc.value is None:  # a syntax error: nothing to validate
         raise PlanError(problems)
-    spec, problems = validate(doc, hashlib.sha256(raw).hexdigest())
+    spec, more = validate(doc, hashlib.sha256(raw).hexdigest())
+    # Go on after a duplicate key or an impossible date so that every problem is listed;
+    # a value that could not be read is not reported a second time as missing.
+    seen = {q.where for q in problems}
+    problems += [q for q in more if q.where not in seen]
     if problems or spec is None:
-        raise PlanError(problems)
+        raise PlanError(sorted(problems, key=_line_of))
     return spec
+
+
+def _line_of(problem: Problem) -> int:
+    line = problem.where.rpartition(":")[2]
+    return int(line) if line.isdigit() else 0

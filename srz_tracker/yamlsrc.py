@@ -8,6 +8,7 @@ merged as yaml.safe_load would.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,8 @@ import yaml
 from srz_tracker.errors import Problem
 
 Path_ = tuple[str | int, ...]
+
+_DATE_LIKE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}")
 
 
 @dataclass
@@ -61,14 +64,20 @@ def _convert(node: yaml.Node, path: Path_, doc: LocatedDoc, problems: list[Probl
                 )
                 continue
             out[key] = _convert(value_node, (*path, key), doc, problems)
+            # A problem about a key is shown on the key's line; for a block value (a
+            # nested mapping or list) the value itself starts on the next line.
+            doc.lines[(*path, key)] = key_node.start_mark.line + 1
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, (*path, i), doc, problems) for i, item in enumerate(node.value)]
     try:
         return _scalar(node)
-    except (yaml.YAMLError, ValueError) as exc:
+    except (yaml.YAMLError, ValueError):
         # e.g. 2023-02-30 looks like a timestamp but is no date
-        problems.append(Problem(f"{doc.source}:{node.start_mark.line + 1}", f"无法解析的值：{exc}"))
+        what = "不存在的日期" if _DATE_LIKE.match(str(node.value)) else "无法解析的值"
+        problems.append(
+            Problem(f"{doc.source}:{node.start_mark.line + 1}", f"{what} {node.value!r}")
+        )
         return None
 
 
