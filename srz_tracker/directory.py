@@ -75,7 +75,10 @@ _SCOPE_ALIASES = {
     "机构": "institution",
     "县级质检机构": "institution",
 }
+# Columns people add for themselves; read and ignored.
+_IGNORED_COLUMNS = ("note", "notes", "备注", "说明")
 # Deliberately simple: one @, no spaces or angle brackets, a dotted domain.
+_DATE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$")
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
 
@@ -167,6 +170,18 @@ def _parse_table(
     if missing:
         problems.append(Problem(f"{source}: 第 1 行", f"缺少列：{', '.join(missing)}"))
         return
+    # A misspelt column (cma_stauts) would otherwise be dropped without a word and every
+    # institution would read as not certified.
+    known = {*cols.values()}
+    for i, h in enumerate(headers):
+        if i not in known and h and h.lower() not in _IGNORED_COLUMNS:
+            expected = _INSTITUTION_COLUMNS if parse is _institution_row else _CONTACT_COLUMNS
+            problems.append(
+                Problem(
+                    f"{source}: 第 1 行, 列 {h}",
+                    f"未知的列 {h!r}（可用：{', '.join(expected)}；备注列请命名为“备注”）",
+                )
+            )
     for n, raw in enumerate(rows[1:], start=2):
         values = {canon: _cell(raw[i]) if i < len(raw) else "" for canon, i in cols.items()}
         if not any(values.values()):
@@ -177,8 +192,12 @@ def _parse_table(
 def _date_or_none(where: str, column: str, value: str, problems: list[Problem]) -> dt.date | None:
     if not value:
         return None
+    # Excel saves dates as 2023/6/15 in a Chinese locale; accept that spelling too.
+    match = _DATE.match(value)
     try:
-        return dt.date.fromisoformat(value)
+        if not match:
+            raise ValueError
+        return dt.date(int(match[1]), int(match[2]), int(match[3]))
     except ValueError:
         problems.append(Problem(f"{where}, 列 {column}", f"无效日期 {value!r}（应为 YYYY-MM-DD）"))
         return None
@@ -278,6 +297,16 @@ def _read_csv(path: Path, problems: list[Problem]) -> list[list[Any]]:
 
 def read_directory_files(paths: list[str | Path]) -> DirectoryData:
     """Read and validate every file; raise ``DirectoryError`` with every problem found."""
+    out, problems = read_directory(paths)
+    if problems:
+        raise DirectoryError(problems)
+    return out
+
+
+def read_directory(paths: list[str | Path]) -> tuple[DirectoryData, list[Problem]]:
+    """Read and validate every file: the good rows and the problems of the others.
+    ``orgstore.import_directory`` adds what only the database can tell (unknown cities)
+    and refuses the whole import if there is any problem."""
     out = DirectoryData()
     problems: list[Problem] = []
     for raw_path in paths:
@@ -308,6 +337,4 @@ def read_directory_files(paths: list[str | Path]) -> DirectoryData:
         if row.name in seen:
             problems.append(Problem(row.where, f"机构 {row.name} 重复（{seen[row.name]} 已出现）"))
         seen[row.name] = row.where
-    if problems:
-        raise DirectoryError(problems)
-    return out
+    return out, problems

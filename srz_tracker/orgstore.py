@@ -4,6 +4,7 @@ from the plan's performance table, so a row naming another city is refused."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -25,12 +26,12 @@ class ImportResult:
     tasks: MaterializeResult
 
 
-def _check_references(session: Session, data: DirectoryData) -> None:
+def _check_references(session: Session, data: DirectoryData, problems: list[Problem]) -> None:
     cities = {c.name for c in session.scalars(select(City))}
-    known_insts = {i.name for i in session.scalars(select(Inst))} | {
-        r.name for r in data.institutions
-    }
-    problems: list[Problem] = []
+    # institution name -> its city name, as this import will leave it
+    inst_city = {
+        name: city for name, city in session.execute(select(Inst.name, City.name).join(City))
+    } | {r.name: r.city for r in data.institutions}
     hint = "（城市来自实施方案的绩效目标表，请先 srz plan load）" if not cities else ""
     for row in data.institutions:
         if row.city not in cities:
@@ -38,18 +39,46 @@ def _check_references(session: Session, data: DirectoryData) -> None:
     for c in data.contacts:
         if c.city and c.city not in cities:
             problems.append(Problem(f"{c.where}, 列 city", f"未知的市 {c.city!r}{hint}"))
-        if c.scope == "institution" and c.institution not in known_insts:
+        if c.scope == "institution" and c.institution not in inst_city:
             problems.append(
                 Problem(f"{c.where}, 列 institution", f"未知的机构 {c.institution!r}（须在名录中）")
             )
-    if problems:
-        raise DirectoryError(problems)
+        elif c.scope == "institution" and c.city and c.city != inst_city[c.institution]:
+            problems.append(
+                Problem(
+                    f"{c.where}, 列 city",
+                    f"机构 {c.institution!r} 属于 {inst_city[c.institution]}，而不是 {c.city}",
+                )
+            )
+
+
+_ROW = re.compile(r"^(.*?): 第 (\d+) 行")
+
+
+def _in_file_order(problems: list[Problem]) -> list[Problem]:
+    files: dict[str, int] = {}
+
+    def key(p: Problem) -> tuple[int, int]:
+        match = _ROW.match(p.where)
+        source = match[1] if match else p.where
+        return files.setdefault(source, len(files)), int(match[2]) if match else 0
+
+    return sorted(problems, key=key)
 
 
 def import_directory(
-    session: Session, data: DirectoryData, now: dt.datetime, actor: str
+    session: Session,
+    data: DirectoryData,
+    now: dt.datetime,
+    actor: str,
+    file_problems: list[Problem] | None = None,
 ) -> ImportResult:
-    _check_references(session, data)
+    """Write the directory; ``file_problems`` are those ``read_directory`` found, so that
+    one message lists every problem, and any problem means nothing is written."""
+    problems = list(file_problems or [])
+    _check_references(session, data, problems)
+    if problems:
+        raise DirectoryError(_in_file_order(problems))
     cities = {c.name: c for c in session.scalars(select(City))}
     insts = {i.name: i for i in session.scalars(select(Inst))}
     created = updated = 0
@@ -124,6 +153,9 @@ def _apply_cert(
     if cert is None:
         cert = Certification(institution_id=inst.id, kind=kind)
         session.add(cert)
+    if status == "certified" and cert.status != "certified":
+        # A new certificate: the expiry date of the old one no longer applies.
+        cert.expires_on = None
     cert.status = status
     if status == "applied":
         cert.applied_on = on or cert.applied_on

@@ -32,13 +32,13 @@ def import_command(state: CliState, files: tuple[str, ...], now_text: str | None
     from srz_tracker import db
     from srz_tracker.cli.actor import current_actor
     from srz_tracker.clock import parse_now
-    from srz_tracker.directory import read_directory_files
+    from srz_tracker.directory import read_directory
     from srz_tracker.orgstore import import_directory
 
-    data = read_directory_files(list(files))
+    data, problems = read_directory(list(files))
     now = parse_now(now_text)
     with db.write_session(state.engine) as session:
-        r = import_directory(session, data, now, current_actor())
+        r = import_directory(session, data, now, current_actor(), problems)
     click.echo(
         f"已导入：机构新增 {r.institutions_created}、更新 {r.institutions_updated}；"
         f"联系人新增 {r.contacts_created}、更新 {r.contacts_updated}；"
