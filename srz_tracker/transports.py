@@ -191,7 +191,7 @@ class SmtpTransport:
         self.from_name = from_name
         self.host = smtp.host
         self.port = smtp.effective_port
-        self.description = f"SMTP {self.host}:{self.port}（{smtp.security}）"
+        self.description = f"SMTP 服务器 {self.host}:{self.port}（{smtp.security}）"
         self._client: Any = None
         self._connect_error: DeliveryError | None = None
         self._last_used = 0.0
@@ -276,7 +276,7 @@ class SmtpTransport:
             )
         except (smtplib.SMTPException, OSError) as exc:
             err = DeliveryError(
-                f"无法连接 SMTP 服务器 {self.description}：{_describe_os_error(exc)}",
+                f"无法连接 {self.description}：{_describe_os_error(exc)}",
                 permanent=False,
             )
         # Remember it: the other messages of this pass fail at once instead of each
@@ -330,7 +330,7 @@ class SmtpTransport:
         except smtplib.SMTPServerDisconnected as exc:
             self._discard()
             raise DeliveryError(
-                f"与 SMTP 服务器 {self.description} 的连接中断：{exc}（邮件可能未送达，稍后重试）",
+                f"与 {self.description} 的连接中断：{exc}（邮件可能未送达，稍后重试）",
                 permanent=False,
             ) from None
         except smtplib.SMTPResponseException as exc:
@@ -339,13 +339,13 @@ class SmtpTransport:
                 self._discard()
             what = "发件人被拒绝" if isinstance(exc, smtplib.SMTPSenderRefused) else "邮件被拒收"
             raise DeliveryError(
-                f"SMTP 服务器 {self.description} {what}：{code} {_text(exc.smtp_error)}",
+                f"{self.description} {what}：{code} {_text(exc.smtp_error)}",
                 permanent=500 <= code < 600,
             ) from None
         except (smtplib.SMTPException, OSError) as exc:
             self._discard()
             raise DeliveryError(
-                f"发送到 SMTP 服务器 {self.description} 时出错：{_describe_os_error(exc)}",
+                f"发送到 {self.description} 时出错：{_describe_os_error(exc)}",
                 permanent=False,
             ) from None
         self._last_used = time.monotonic()

@@ -406,3 +406,71 @@ def test_build_mime_keeps_message_id_and_rejects_malformed_one() -> None:
     assert msg["Message-ID"] == "<srz.task-101.r-7.1@srz.example.org>"
     with pytest.raises(DeliveryError):
         build_mime(outgoing(message_id="no-brackets"), FROM, FROM_NAME)
+
+
+# -- srz mail test -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # No ./srz.toml and no SRZ_* from the developer's shell may leak into the CLI tests.
+    monkeypatch.chdir(tmp_path)
+    for name in ("SRZ_CONFIG", "SRZ_TRANSPORT", "SRZ_SMTP_HOST", "SRZ_SMTP_USER"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _srz(*args: str, env: dict[str, str]):
+    from click.testing import CliRunner
+
+    from srz_tracker.cli import cli
+
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def _smtp_env(server: SmtpTestServer) -> dict[str, str]:
+    return {
+        "SRZ_SMTP_HOST": server.host,
+        "SRZ_SMTP_PORT": str(server.port),
+        "SRZ_SMTP_SECURITY": "none",
+        "SRZ_MAIL_FROM": FROM,
+    }
+
+
+def test_cli_mail_test_over_smtp(smtp_server: SmtpTestServer, cli_env: None) -> None:
+    result = _srz("mail", "test", "--to", "office@example.org", env=_smtp_env(smtp_server))
+    assert result.exit_code == 0, result.output
+    assert f"{smtp_server.host}:{smtp_server.port}" in result.output
+    [received] = smtp_server.messages
+    assert received.rcpt_tos == ["office@example.org"]
+    assert "测试邮件" in received.message["Subject"]
+
+
+def test_cli_mail_test_server_down(smtp_server: SmtpTestServer, cli_env: None) -> None:
+    smtp_server.stop()
+    result = _srz("mail", "test", "--to", "office@example.org", env=_smtp_env(smtp_server))
+    assert result.exit_code == 1
+    assert "测试邮件发送失败" in result.output and "连接被拒绝" in result.output
+
+
+def test_cli_mail_test_refused_recipient(smtp_server: SmtpTestServer, cli_env: None) -> None:
+    smtp_server.reject_recipients = {"gone@example.org"}
+    result = _srz("mail", "test", "--to", "gone@example.org", env=_smtp_env(smtp_server))
+    assert result.exit_code == 1
+    assert "拒收" in result.output and "550" in result.output
+
+
+def test_cli_mail_test_to_maildir(tmp_path: Path, cli_env: None) -> None:
+    box = tmp_path / "maildir"
+    result = _srz("mail", "test", "--to", "a@example.org", env={"SRZ_MAILDIR": str(box)})
+    assert result.exit_code == 0, result.output
+    assert "本地邮件目录" in result.output
+    [stored] = list((box / "new").iterdir())
+    assert str(stored) in result.output
+    msg = email.message_from_bytes(stored.read_bytes(), policy=email.policy.default)
+    assert msg["To"].addresses[0].addr_spec == "a@example.org"
+
+
+def test_cli_mail_test_rejects_bad_address(tmp_path: Path, cli_env: None) -> None:
+    result = _srz("mail", "test", "--to", "not-an-address", env={"SRZ_MAILDIR": str(tmp_path)})
+    assert result.exit_code == 2
+    assert "不是有效的邮件地址" in result.output
