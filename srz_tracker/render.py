@@ -9,7 +9,7 @@ context does not have is an error, found by :meth:`Renderer.check` (``srz templa
 check``) and by the tests, not at send time.
 
 Filters: ``cn_date`` (2023年12月30日（星期六）), ``cn_date_short`` (2023年12月30日),
-``cn_datetime`` (2023年12月22日 09:00, aware instants shown in Beijing time) and
+``cn_datetime`` (2023年12月22日 09:00 Beijing time; naive values are UTC) and
 ``days_phrase`` (还剩 5 天 / 今天到期 / 已逾期 3 天), ``pct`` (62.5%).
 
 Template context for every kind except ``weekly_summary`` (built by the outbox)::
@@ -37,7 +37,7 @@ Template context for every kind except ``weekly_summary`` (built by the outbox):
                      "task_id": int | None, "failed_at": datetime} ],
                                            # delivery_failure; may be non-empty in office digests
       "cc_names": [str],                   # who is in copy (escalations)
-      "generated_at": datetime,            # aware (UTC) or naive Beijing time
+      "generated_at": datetime,            # an instant: aware, or naive UTC
     }
 
 ``delivery_failure`` has ``items == []``. ``digest`` lists its items grouped: overdue
@@ -399,7 +399,7 @@ def _samples(kind: str) -> list[dict[str, Any]]:
                 kind,
                 {"name": None, "email": "lcjcz@example.cn", "role": "contact"},
                 [_application_item(days_left=1, evidence=None, step="R-1")],
-                generated_at=dt.datetime(2023, 11, 29, 9, 0),
+                generated_at=dt.datetime(2023, 11, 29, 1, 0),  # naive: taken as UTC
             ),
         ]
     if kind == "due_today":

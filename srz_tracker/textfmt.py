@@ -31,9 +31,11 @@ def cn_date(d: dt.date) -> str:
 
 
 def cn_datetime(value: dt.datetime, tz: str = DEFAULT_TZ) -> str:
-    """``2023年12月22日 09:00``; an aware instant is shown in ``tz`` (Beijing time)."""
-    if value.tzinfo is not None:
-        value = value.astimezone(ZoneInfo(tz))
+    """``2023年12月22日 09:00`` in ``tz`` (Beijing time). A naive value is taken as UTC,
+    the way the database stores instants."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    value = value.astimezone(ZoneInfo(tz))
     return f"{cn_date_short(value)} {value:%H:%M}"
 
 

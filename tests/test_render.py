@@ -275,3 +275,11 @@ def test_cli_help_has_examples() -> None:
         result = _run(*args)
         assert result.exit_code == 0
         assert "示例：" in result.output
+
+
+def test_digest_without_items_but_with_failures(renderer: Renderer) -> None:
+    context = sample_context("digest")
+    context["items"] = []
+    context["failures"] = sample_context("delivery_failure")["failures"]
+    rendered = renderer.render("digest", context)
+    assert "2 封邮件投递失败" in rendered.subject

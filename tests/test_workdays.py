@@ -100,3 +100,13 @@ def test_text_formatting() -> None:
     assert days_phrase(-3) == "已逾期 3 天"
     assert sanitize_header("主题\r\nBcc: evil@example.org") == "主题 Bcc: evil@example.org"
     assert sanitize_header("a\tb\x00c\u2028d\n") == "a b c d"
+
+
+def test_cn_datetime_shows_beijing_time() -> None:
+    from datetime import UTC, datetime
+
+    from srz_tracker.textfmt import cn_datetime
+
+    assert cn_datetime(datetime(2023, 12, 22, 1, 0, tzinfo=UTC)) == "2023年12月22日 09:00"
+    assert cn_datetime(datetime(2023, 12, 22, 1, 0)) == "2023年12月22日 09:00"  # naive = UTC
+    assert cn_datetime(datetime(2023, 12, 31, 20, 30, tzinfo=UTC)) == "2024年1月1日 04:30"
