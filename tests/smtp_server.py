@@ -24,7 +24,7 @@ Misbehaviour switches (change them at any time, they apply to the next command):
 - ``stop()`` / ``start()``: nothing listens on the port (connection refused) / back up.
 
 ``messages`` holds every accepted message as a :class:`ReceivedMessage`;
-``connections`` counts SMTP sessions (EHLO/HELO from distinct client sockets);
+``connections`` counts SMTP connections (EHLO/HELO from distinct client sockets);
 ``logins`` records AUTH attempts (the server offers AUTH without TLS for tests).
 """
 
@@ -33,10 +33,13 @@ from __future__ import annotations
 import email
 import email.policy
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -101,10 +104,59 @@ class _Handler:
         return "250 2.0.0 OK: queued"
 
 
+def make_self_signed_cert(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
+    """A self-signed certificate for ``host`` (IP SAN) made with the openssl command;
+    returns (certificate, key). Point SSL_CERT_FILE at the certificate to trust it."""
+    cert, key = directory / "smtp-test-cert.pem", directory / "smtp-test-key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            f"/CN={host}",
+            "-addext",
+            f"subjectAltName=IP:{host},DNS:localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def server_tls_context(cert: Path, key: Path) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
 class SmtpTestServer:
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+    """``tls="ssl"`` serves implicit TLS (port 465 style), ``tls="starttls"`` offers and
+    requires STARTTLS; both need ``cert`` and ``key`` (see make_self_signed_cert)."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        tls: str | None = None,
+        cert: Path | None = None,
+        key: Path | None = None,
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
+        self.tls = tls
+        self._tls_context = server_tls_context(cert, key) if tls and cert and key else None
+        if tls and self._tls_context is None:
+            raise ValueError("tls needs cert and key")
         self.messages: list[ReceivedMessage] = []
         self.reject_recipients: set[str] = set()
         self.defer_recipients: set[str] = set()
@@ -112,7 +164,9 @@ class SmtpTestServer:
         self.drop_after_data = False
         self.logins: list[tuple[str, str]] = []
         self.accepted_credentials: dict[str, str] | None = None  # None: accept any
-        self._sessions: dict[int, Any] = {}  # id -> session, kept alive so ids stay unique
+        # client (host, port) of each SMTP session: one per TCP connection, even when
+        # STARTTLS starts a new aiosmtpd session on it
+        self._peers: set[Any] = set()
         self._lock = threading.Lock()
         self._controller: Controller | None = None
 
@@ -120,7 +174,7 @@ class SmtpTestServer:
 
     def _note_session(self, session: Any) -> None:
         with self._lock:
-            self._sessions[id(session)] = session
+            self._peers.add(session.peer)
 
     def _store(self, mail_from: str, rcpt_tos: list[str], raw: bytes, peer: Any) -> None:
         parsed = email.message_from_bytes(raw, policy=email.policy.default)
@@ -145,13 +199,19 @@ class SmtpTestServer:
     @property
     def connections(self) -> int:
         with self._lock:
-            return len(self._sessions)
+            return len(self._peers)
 
     # control -------------------------------------------------------------------------
 
     def start(self) -> None:
         if self._controller is not None:
             return
+        tls_kwargs: dict[str, Any] = {}
+        if self.tls == "ssl":
+            tls_kwargs["ssl_context"] = self._tls_context
+        elif self.tls == "starttls":
+            tls_kwargs["tls_context"] = self._tls_context
+            tls_kwargs["require_starttls"] = True
         controller = Controller(
             _Handler(self),
             hostname=self.host,
@@ -160,6 +220,7 @@ class SmtpTestServer:
             authenticator=self._authenticate,
             auth_require_tls=False,
             decode_data=False,
+            **tls_kwargs,
         )
         controller.start()
         self._controller = controller
@@ -176,7 +237,7 @@ class SmtpTestServer:
     def reset(self) -> None:
         with self._lock:
             self.messages.clear()
-            self._sessions.clear()
+            self._peers.clear()
             self.logins.clear()
 
     def __enter__(self) -> SmtpTestServer:

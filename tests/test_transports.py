@@ -474,3 +474,50 @@ def test_cli_mail_test_rejects_bad_address(tmp_path: Path, cli_env: None) -> Non
     result = _srz("mail", "test", "--to", "not-an-address", env={"SRZ_MAILDIR": str(tmp_path)})
     assert result.exit_code == 2
     assert "不是有效的邮件地址" in result.output
+
+
+# -- TLS -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    import shutil
+
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    return smtp_server_module.make_self_signed_cert(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.mark.parametrize("security", ["ssl", "starttls"])
+def test_tls_with_a_trusted_certificate(
+    security: str, tls_cert: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = tls_cert
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trust the test certificate
+    with SmtpTestServer(tls=security, cert=cert, key=key) as server:
+        server.accepted_credentials = {"srzbot": "s3cret"}
+        settings = smtp_settings(server, security=security, user="srzbot", password="s3cret")
+        with SmtpTransport(settings, FROM, FROM_NAME) as transport:
+            transport.send(outgoing(1))
+            transport.send(outgoing(2))
+        assert len(server.messages) == 2
+        assert server.connections == 1
+        assert server.logins == [("srzbot", "s3cret")]
+
+
+@pytest.mark.parametrize("security", ["ssl", "starttls"])
+def test_tls_certificate_is_verified(
+    security: str, tls_cert: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    cert, key = tls_cert
+    empty = tmp_path / "no-ca.pem"
+    empty.write_text("", encoding="utf-8")
+    monkeypatch.setenv("SSL_CERT_FILE", str(empty))  # trust nothing
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
+    with SmtpTestServer(tls=security, cert=cert, key=key) as server:
+        transport = SmtpTransport(smtp_settings(server, security=security), FROM, FROM_NAME)
+        with transport, pytest.raises(DeliveryError) as info:
+            transport.send(outgoing())
+        assert info.value.permanent is False
+        assert "TLS" in str(info.value)
+        assert server.messages == []
