@@ -96,7 +96,7 @@ def _parse_date_list(values: Any, where: str) -> frozenset[dt.date]:
     if values is None:
         return frozenset()
     if not isinstance(values, list):
-        raise ConfigError(f"{where}: expected a list of dates (YYYY-MM-DD)")
+        raise ConfigError(f"{where}：应为日期列表（YYYY-MM-DD）")
     out = set()
     for v in values:
         if isinstance(v, dt.date) and not isinstance(v, dt.datetime):
@@ -105,7 +105,7 @@ def _parse_date_list(values: Any, where: str) -> frozenset[dt.date]:
         try:
             out.add(dt.date.fromisoformat(str(v)))
         except ValueError:
-            raise ConfigError(f"{where}: {v!r} is not a valid date (YYYY-MM-DD)") from None
+            raise ConfigError(f"{where}：{v!r} 不是有效日期（YYYY-MM-DD）") from None
     return frozenset(out)
 
 
@@ -130,19 +130,19 @@ def _read_file(path: Path) -> dict[str, Any]:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
+        raise ConfigError(f"找不到配置文件 {path}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+        raise ConfigError(f"配置文件 {path} 格式有误：{exc}") from None
     for key in data:
         if key not in _KNOWN_TOP:
-            raise ConfigError(f"{path}: unknown setting {key!r}")
+            raise ConfigError(f"配置文件 {path}：未知的设置项 {key!r}")
     for section, known in (("smtp", _KNOWN_SMTP), ("calendar", _KNOWN_CAL)):
         sub = data.get(section, {})
         if not isinstance(sub, dict):
-            raise ConfigError(f"{path}: [{section}] must be a table")
+            raise ConfigError(f"配置文件 {path}：[{section}] 应为表（table）")
         for key in sub:
             if key not in known:
-                raise ConfigError(f"{path}: unknown setting {section}.{key}")
+                raise ConfigError(f"配置文件 {path}：未知的设置项 {section}.{key}")
     return data
 
 
@@ -169,12 +169,12 @@ def load_settings(
 
     security = str(pick("SRZ_SMTP_SECURITY", smtp_data.get("security", "ssl"))).lower()
     if security not in ("ssl", "starttls", "none"):
-        raise ConfigError(f"SMTP security must be ssl, starttls or none, not {security!r}")
+        raise ConfigError(f"SMTP security 应为 ssl、starttls 或 none，而不是 {security!r}")
     port_raw = pick("SRZ_SMTP_PORT", smtp_data.get("port"))
     try:
         port = int(port_raw) if port_raw not in (None, "") else None
     except ValueError:
-        raise ConfigError(f"SMTP port must be a number, not {port_raw!r}") from None
+        raise ConfigError(f"SMTP 端口应为数字，而不是 {port_raw!r}") from None
     smtp = SmtpSettings(
         host=pick("SRZ_SMTP_HOST", smtp_data.get("host")) or None,
         port=port,
@@ -185,18 +185,18 @@ def load_settings(
     )
     transport = pick("SRZ_TRANSPORT", data.get("transport"))
     if transport is not None and transport not in ("smtp", "maildir", "console", "null"):
-        raise ConfigError(f"transport must be smtp, maildir, console or null, not {transport!r}")
+        raise ConfigError(f"transport 应为 smtp、maildir、console 或 null，而不是 {transport!r}")
     if transport == "smtp" and not smtp.host:
-        raise ConfigError("transport is smtp but no SMTP host is configured (SRZ_SMTP_HOST)")
+        raise ConfigError("transport 为 smtp，但没有配置 SMTP 服务器（SRZ_SMTP_HOST）")
     send_hour_raw = pick("SRZ_SEND_HOUR", data.get("send_hour"))
     send_hour = None
     if send_hour_raw not in (None, ""):
         try:
             send_hour = int(send_hour_raw)
         except ValueError:
-            raise ConfigError(f"send_hour must be an hour 0-23, not {send_hour_raw!r}") from None
+            raise ConfigError(f"send_hour 应为 0 到 23 的整点，而不是 {send_hour_raw!r}") from None
         if not 0 <= send_hour <= 23:
-            raise ConfigError(f"send_hour must be an hour 0-23, not {send_hour}")
+            raise ConfigError(f"send_hour 应为 0 到 23 的整点，而不是 {send_hour}")
     data_dir = default_data_dir()
     maildir = Path(pick("SRZ_MAILDIR", data.get("maildir")) or data_dir / "maildir")
     settings = Settings(

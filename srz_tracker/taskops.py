@@ -123,7 +123,9 @@ def mark_done(
         "no_evidence_reason": no_evidence_reason,
     }
     if task.done_count >= task.required_count:
-        task.status, task.completed_on, task.completed_by = "done", on, by
+        # Sessions may be recorded out of order: the task was done when the last one was.
+        last = max([on, *(o.occurred_on for o in task.occurrences)])
+        task.status, task.completed_on, task.completed_by = "done", last, by
         task.next_step_at = None
         cancel_pending(session, task.id)
         session.add(AuditEvent(at=now, actor=by, action="done", task_id=task.id, detail=detail))

@@ -143,7 +143,8 @@ def overview(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
         .select_from(Task)
         .outerjoin(City, Task.city_id == City.id)
         .group_by(City.id, City.name)
-        .order_by(City.id)
+        # The region row (no city) first on every database.
+        .order_by(City.id.is_not(None), City.id)
     )
     return [
         {

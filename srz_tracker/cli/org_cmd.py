@@ -7,7 +7,11 @@ import click
 from srz_tracker.cli.common import CliState, echo_json, pass_state
 
 
-@click.group("org")
+@click.group(
+    "org",
+    epilog="示例：srz org import schedules/sample-institutions.csv "
+    "schedules/sample-contacts.csv    srz org list --city 南宁市",
+)
 def org_group() -> None:
     """机构与联系人名录。"""
 
@@ -102,7 +106,10 @@ def list_command(state: CliState, city: str | None, fmt: str, now_text: str | No
         )
 
 
-@click.group("cert")
+@click.group(
+    "cert",
+    epilog="示例：srz cert set 南宁市示例县甲县级质检机构（占位） CATL certified --on 2023-10-12",
+)
 def cert_group() -> None:
     """机构认证状态。"""
 

@@ -33,13 +33,16 @@ def print_csv(columns: Sequence[tuple[str, str]], rows: Sequence[dict[str, Any]]
     writer = csv.writer(buf)
     writer.writerow([key for key, _h in columns])
     for row in rows:
-        writer.writerow([_fmt(row.get(key)) for key, _h in columns])
+        # Machine-readable: booleans as true/false, like the keys in the header.
+        writer.writerow([_fmt(row.get(key), words=False) for key, _h in columns])
     click.echo(buf.getvalue(), nl=False)
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: Any, words: bool = True) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
+        if not words:
+            return "true" if value else "false"
         return "是" if value else "否"
     return str(value)

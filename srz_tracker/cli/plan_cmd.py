@@ -9,7 +9,11 @@ import click
 from srz_tracker.cli.common import CliState, echo_json, pass_state
 
 
-@click.group("plan")
+@click.group(
+    "plan",
+    epilog="示例：srz plan check schedules/gx-srz-2023.yaml\n\n"
+    "      srz plan load schedules/gx-srz-2023.yaml    srz plan show",
+)
 def plan_group() -> None:
     """实施方案文件：校验、导入、查看。"""
 

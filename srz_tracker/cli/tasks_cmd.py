@@ -135,6 +135,7 @@ def show_command(state: CliState, task: str, now_text: str | None, fmt: str) -> 
                         "by": o.recorded_by,
                         "note": o.note,
                         "evidence": o.evidence,
+                        "no_evidence_reason": o.no_evidence_reason,
                     }
                     for o in t.occurrences
                 ],
@@ -170,10 +171,10 @@ def show_command(state: CliState, task: str, now_text: str | None, fmt: str) -> 
         f"  所需佐证：{row['evidence_required'] or '无'}",
     ]
     for o in row["occurrences"]:
-        lines.append(
-            f"  完成记录：{o['on']} {o['by'] or ''} {o['note'] or ''} "
-            f"{('佐证：' + o['evidence']) if o['evidence'] else ''}".rstrip()
-        )
+        parts = [o["on"], o["by"], o["note"]]
+        parts.append(f"佐证：{o['evidence']}" if o["evidence"] else None)
+        parts.append(f"无佐证原因：{o['no_evidence_reason']}" if o["no_evidence_reason"] else None)
+        lines.append("  完成记录：" + " ".join(p for p in parts if p))
     for e in row["extensions"]:
         lines.append(f"  延期：{e['from']} → {e['to']}（{e['reason']}）")
     if row["no_evidence_reason"]:
