@@ -79,11 +79,13 @@ def try_acquire(
 
 
 def release(engine: Engine, holder: str) -> None:
+    """End the lease now; the heartbeat equal to the expiry marks a clean release."""
+    now = utcnow()
     with write_session(engine) as session:
         session.execute(
             update(DaemonLease)
             .where(DaemonLease.name == LEASE_NAME, DaemonLease.holder == holder)
-            .values(expires_at=utcnow())
+            .values(expires_at=now, heartbeat_at=now)
             .execution_options(synchronize_session=False)
         )
 

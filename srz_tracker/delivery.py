@@ -84,6 +84,35 @@ def claim(session: Session, now: dt.datetime, holder: str, limit: int = CLAIM_LI
     return token
 
 
+def release_claims(
+    engine: Engine, holder: str | None = None, *, other_than: str | None = None
+) -> int:
+    """Put ``sending`` rows back to ``pending`` at once, keeping their Message-ID and not
+    counting an attempt; returns how many.
+
+    ``holder``: rows claimed by that holder (a daemon stopping, or aborting a pass, gives
+    back what it claimed and did not send). ``other_than``: rows claimed by anybody else:
+    only for the holder that has just taken the sender lease, which proves that the
+    previous holder is dead or has given up, so its claims need not wait for CLAIM_TTL.
+    A message that was on the wire when its sender died goes out again, with the same
+    Message-ID; nothing else repeats.
+    """
+    if (holder is None) == (other_than is None):
+        raise ValueError("give exactly one of holder and other_than")
+    mine = Notification.claimed_by.startswith(f"{holder or other_than}:", autoescape=True)
+    with write_session(engine) as session:
+        result = session.execute(
+            update(Notification)
+            .where(
+                Notification.status == "sending",
+                mine if holder is not None else or_(Notification.claimed_by.is_(None), ~mine),
+            )
+            .values(status="pending", claimed_by=None, claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount or 0
+
+
 def _mail_domain(mail_from: str) -> str:
     return mail_from.rsplit("@", 1)[-1] if "@" in mail_from else "srz-tracker.local"
 

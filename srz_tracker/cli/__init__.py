@@ -37,6 +37,8 @@ COMMANDS: dict[str, str] = {
     "remind": "srz_tracker.cli.remind_cmd:remind_command",
     "preview": "srz_tracker.cli.remind_cmd:preview_command",
     "outbox": "srz_tracker.cli.remind_cmd:outbox_group",
+    "run": "srz_tracker.cli.run_cmd:run_command",
+    "status": "srz_tracker.cli.status_cmd:status_command",
 }
 
 HELP_SUMMARIES: dict[str, str] = {
@@ -62,6 +64,8 @@ HELP_SUMMARIES: dict[str, str] = {
     "remind": "执行一次提醒：安排并发送到期的提醒与督办邮件",
     "preview": "预览一段时间内的提醒安排（不发送）",
     "outbox": "查看发件箱、重试失败的通知",
+    "run": "启动后台守护进程，按间隔自动发送提醒",
+    "status": "查看守护进程、发件箱与配置状态（供监控检查）",
 }
 
 
