@@ -263,7 +263,13 @@ def deliver(
                 for row in batch:
                     if row.recipient_email in refused:
                         code, text = refused[row.recipient_email]
-                        _fail(session, [row], f"{code} {text}", message.subject, now, counts)
+                        error = f"{code} {text}"
+                        if code >= 500:
+                            _fail(session, [row], error, message.subject, now, counts)
+                        else:
+                            # 4xx for this recipient only: retry it alone, same Message-ID.
+                            gone = _retry([row], error, now, counts, attempted=True)
+                            _fail(session, gone, error, message.subject, now, counts)
                     else:
                         row.status, row.sent_at, row.claimed_until = "sent", now, None
                         row.attempts += 1

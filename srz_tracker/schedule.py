@@ -61,6 +61,7 @@ class Step:
     send_at: dt.datetime  # UTC
     to_role: str  # contact | leader | office
     cc_role: str | None = None
+    nominal: dt.date | None = None  # the day before moving to a workday
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,16 @@ def steps_for(
     for days in policy.reminders:
         day = calendar.on_or_before(due - dt.timedelta(days=days))
         kind = "due_today" if day == due else "reminder"
-        steps.append(Step(f"R{days}", kind, day, _at(day, policy.send_hour, tz), "contact"))
+        steps.append(
+            Step(
+                f"R{days}",
+                kind,
+                day,
+                _at(day, policy.send_hour, tz),
+                "contact",
+                nominal=due - dt.timedelta(days=days),
+            )
+        )
     if timing.checkpoint_due and timing.done_count < timing.checkpoint_count:
         for days in policy.reminders:
             cp = timing.checkpoint_due - dt.timedelta(days=days)
@@ -134,14 +144,14 @@ def steps_for(
                 )
             )
             after += policy.repeat_every
-    steps.sort(key=lambda s: (s.send_at, s.label))
+    steps.sort(key=lambda s: (s.send_at, s.kind == "checkpoint", s.nominal or s.on))
     # Two nominal days can land on one workday (R1 and R0 before a weekend): keep the later
     # step only, so nobody gets two reminders about one task on one morning.
     deduped: dict[dt.date, Step] = {}
     for step in steps:
         if step.kind == "checkpoint" and step.on in deduped:
             continue
-        deduped[step.on] = step
+        deduped[step.on] = step  # the nearest to the due date wins
     return sorted(deduped.values(), key=lambda s: s.send_at)
 
 

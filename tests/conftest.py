@@ -91,3 +91,7 @@ def engine(db_url: str) -> Iterator[Engine]:
     eng = db.make_engine(db_url)
     yield eng
     eng.dispose()
+
+
+# The loopback SMTP server fixture, available to every test module.
+from tests.smtp_server import smtp_server  # noqa: E402, F401

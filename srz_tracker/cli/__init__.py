@@ -133,7 +133,10 @@ def cli(ctx: click.Context, db_url: str | None, config_path: str | None) -> None
 
 def main() -> None:
     try:
-        cli.main(standalone_mode=False, prog_name="srz")
+        # Without standalone mode click returns ctx.exit(n)'s code instead of exiting.
+        code = cli.main(standalone_mode=False, prog_name="srz")
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except click.exceptions.Abort:
         click.echo("已取消。", err=True)
         sys.exit(130)
