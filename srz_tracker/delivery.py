@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from srz_tracker.db import write_session
 from srz_tracker.errors import DeliveryError
-from srz_tracker.messages import MessagePlan, build_context, group_rows, load_tasks
-from srz_tracker.models import Notification, Plan, Task
+from srz_tracker.messages import MessagePlan, group_rows, load_tasks, message_context
+from srz_tracker.models import Notification, Task
 from srz_tracker.render import Renderer
 from srz_tracker.transports import OutgoingEmail, Transport
 
@@ -307,8 +307,7 @@ def _prepare(
     if not live:
         return None
     plan = MessagePlan(live[0].message_id or "", live)
-    doc = _plan_document(session, tasks)
-    kind, context = build_context(plan, tasks, doc, now)
+    kind, context = message_context(session, plan, tasks, now)
     try:
         rendered = renderer.render(kind, context)
     except Exception as exc:  # a template bug must not stop the pass or lose the rows
@@ -326,10 +325,3 @@ def _prepare(
         text=rendered.text,
         html=rendered.html,
     )
-
-
-def _plan_document(session: Session, tasks: dict[int, Task]) -> dict[str, Any]:
-    for task in tasks.values():
-        return task.obligation.plan.document
-    doc = session.scalar(select(Plan.document).order_by(Plan.id.desc()).limit(1))
-    return doc or {}

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from srz_tracker.clock import local_date
-from srz_tracker.models import Notification, Obligation, Task
+from srz_tracker.models import Notification, Obligation, Plan, Task
 from srz_tracker.taskquery import task_key
 
 # Order of items in a digest and of kinds when choosing a template.
@@ -201,3 +201,23 @@ def build_context(
         "generated_at": now,
     }
     return kind, context
+
+
+def plan_document(session: Session, tasks: dict[int, Task]) -> dict[str, Any]:
+    for task in tasks.values():
+        return task.obligation.plan.document
+    doc = session.scalar(select(Plan.document).order_by(Plan.id.desc()).limit(1))
+    return doc or {}
+
+
+def message_context(
+    session: Session, plan: MessagePlan, tasks: dict[int, Task], now: dt.datetime
+) -> tuple[str, dict[str, Any]]:
+    """Template kind and context for a message, whatever its kind."""
+    first = plan.rows[0]
+    if first.kind == "weekly_summary":
+        from srz_tracker.weekly import weekly_context
+
+        return "weekly_summary", weekly_context(session, first, now)
+    mine = {r.task_id: tasks[r.task_id] for r in plan.rows if r.task_id in tasks}
+    return build_context(plan, tasks, plan_document(session, mine), now)

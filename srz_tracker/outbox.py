@@ -35,6 +35,7 @@ class PlanCounts:
     planned: int = 0
     skipped: int = 0
     no_recipients: int = 0
+    weekly: int = 0
 
 
 def dedupe_key(task_id: int, due_on: dt.date, step: str, email: str) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from srz_tracker.config import Settings
 from srz_tracker.db import write_session
 from srz_tracker.delivery import DeliveryCounts, deliver
-from srz_tracker.messages import build_context, group_rows, load_tasks
+from srz_tracker.messages import group_rows, load_tasks, message_context
 from srz_tracker.models import Notification, Task
 from srz_tracker.outbox import PlanCounts, plan_notifications
 from srz_tracker.render import Renderer
@@ -40,6 +40,7 @@ class PassResult:
             "planned": self.planned.planned,
             "skipped": self.planned.skipped,
             "no_recipients": self.planned.no_recipients,
+            "weekly": self.planned.weekly,
             **self.delivered.as_dict(),
             "seconds": round(self.seconds, 3),
         }
@@ -62,12 +63,15 @@ def run_pass(
     holder: str | None = None,
     calendar: WorkdayCalendar | None = None,
     on_message: Callable[[OutgoingEmail], None] | None = None,
+    weekly: bool = False,
 ) -> PassResult:
+    """Plan and deliver. ``weekly``: also plan this week's summaries when their day has
+    come (the daemon does; ``srz remind --weekly`` may)."""
     started = time.perf_counter()
     result = PassResult()
     calendar = calendar or make_calendar(settings)
     with write_session(engine) as session:
-        result.planned = plan_notifications(session, now, calendar, settings.send_hour)
+        result.planned = _plan(session, now, calendar, settings, weekly)
     result.delivered = deliver(
         engine,
         now,
@@ -81,14 +85,25 @@ def run_pass(
     return result
 
 
+def _plan(
+    session: Session, now: dt.datetime, calendar: WorkdayCalendar, settings: Settings, weekly: bool
+) -> PlanCounts:
+    counts = plan_notifications(session, now, calendar, settings.send_hour)
+    if weekly:
+        from srz_tracker.weekly import plan_weekly
+
+        counts.weekly = plan_weekly(session, now, calendar, settings.send_hour)
+    return counts
+
+
 def dry_run(
-    engine: Engine, settings: Settings, now: dt.datetime
+    engine: Engine, settings: Settings, now: dt.datetime, weekly: bool = False
 ) -> tuple[PlanCounts, list[OutgoingEmail]]:
     """What a pass at ``now`` would send; everything is rolled back."""
     renderer = Renderer(settings.templates_dir)
     session = Session(engine, expire_on_commit=False)
     try:
-        counts = plan_notifications(session, now, make_calendar(settings), settings.send_hour)
+        counts = _plan(session, now, make_calendar(settings), settings, weekly)
         rows = session.scalars(
             select(Notification)
             .where(Notification.status == "pending", Notification.next_attempt_at <= now)
@@ -98,10 +113,7 @@ def dry_run(
         tasks = load_tasks(session, {r.task_id for r in rows if r.task_id})
         emails = []
         for plan in plans:
-            doc = next(iter(tasks.values())).obligation.plan.document if tasks else {}
-            if plan.rows[0].task_id in tasks:
-                doc = tasks[plan.rows[0].task_id].obligation.plan.document
-            kind, context = build_context(plan, tasks, doc, now)
+            kind, context = message_context(session, plan, tasks, now)
             rendered = renderer.render(kind, context)
             emails.append(
                 OutgoingEmail(

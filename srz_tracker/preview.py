@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from srz_tracker.config import Settings
-from srz_tracker.messages import build_context, group_rows
+from srz_tracker.messages import group_rows, message_context
 from srz_tracker.models import City, Notification, Obligation, Task
 from srz_tracker.outbox import PolicyBook, _planned_labels, _rows, task_steps
 from srz_tracker.recipients import Directory
@@ -75,8 +75,7 @@ def preview(
                 row.id = next(fake_ids)
                 rows.append(row)
         for plan in group_rows(rows, "preview.invalid"):
-            doc = by_id[plan.rows[0].task_id].obligation.plan.document
-            kind, context = build_context(plan, by_id, doc, now)
+            kind, context = message_context(session, plan, by_id, now)
             rendered = renderer.render(kind, context)
             send_at = min(r.scheduled_at for r in plan.rows)
             out.append(

@@ -465,3 +465,38 @@ def test_outbox_listing_and_retry(loaded: str, smtp_server: SmtpTestServer) -> N
         "contact@guilin.example.org" in to_addresses(m.message) for m in smtp_server.messages
     )
     srz(loaded, "outbox", "retry", "999999", code=2)
+
+
+def test_weekly_summary_once_per_city_per_week(loaded: str, smtp_server: SmtpTestServer) -> None:
+    engine = db.get_engine(loaded)
+    settings = settings_for(loaded, smtp_server)
+    run_pass(engine, settings, parse_now("2023-12-18T08:30"), weekly=True)  # before 09:00
+    assert not [m for m in smtp_server.messages if "工作周报" in m.message["Subject"]]
+    run_pass(engine, settings, parse_now("2023-12-18T09:30"), weekly=True)
+    run_pass(engine, settings, parse_now("2023-12-18T11:30"), weekly=True)
+    run_pass(engine, settings, parse_now("2023-12-20T09:30"), weekly=True)
+    weekly = [m.message for m in smtp_server.messages if "工作周报" in m.message["Subject"]]
+    assert sorted(a for m in weekly for a in to_addresses(m)) == sorted(CITY_CONTACTS)
+    nanning = next(m for m in weekly if "contact@nanning.example.org" in to_addresses(m))
+    assert "南宁市" in nanning["Subject"] and "2023-W51" in nanning["Subject"]
+    text = body_text(nanning)
+    assert REPORT_TITLE in text and "已逾期" in text
+    html = nanning.get_body(preferencelist=("html",)).get_content()
+    assert 'class="progress-bar"' in html and "完成进度" in html
+    smtp_server.reset()
+    run_pass(engine, settings, parse_now("2023-12-25T09:30"), weekly=True)
+    assert len([m for m in smtp_server.messages if "工作周报" in m.message["Subject"]]) == 12
+
+
+def test_weekly_summary_waits_for_the_first_workday(
+    loaded: str, smtp_server: SmtpTestServer
+) -> None:
+    # ISO week 40 of 2023: Mon 10-02 .. Fri 10-06 are National Day holidays, Saturday 10-07
+    # is a make-up workday, so the week's summary goes out then.
+    engine = db.get_engine(loaded)
+    settings = settings_for(loaded, smtp_server)
+    srz(loaded, "plan", "load", "schedules/gx-srz-2023.yaml", "--now", "2023-09-01T10:00")
+    run_pass(engine, settings, parse_now("2023-10-04T09:30"), weekly=True)
+    assert not [m for m in smtp_server.messages if "工作周报" in m.message["Subject"]]
+    run_pass(engine, settings, parse_now("2023-10-07T09:30"), weekly=True)
+    assert len([m for m in smtp_server.messages if "工作周报" in m.message["Subject"]]) == 12

@@ -13,8 +13,9 @@ from srz_tracker.cli.common import CliState, echo_json, pass_state
 )
 @click.option("--now", "now_text", metavar="DATETIME", help="按此时刻执行（默认当前时间）")
 @click.option("--dry-run", is_flag=True, help="只显示将要发送的邮件，不写数据库、不发送")
+@click.option("--weekly", is_flag=True, help="同时安排本周工作周报（守护进程自动安排）")
 @pass_state
-def remind_command(state: CliState, now_text: str | None, dry_run: bool) -> None:
+def remind_command(state: CliState, now_text: str | None, dry_run: bool, weekly: bool) -> None:
     """执行一次提醒：安排到期的提醒与督办，并发送邮件。"""
     import logging
 
@@ -28,7 +29,7 @@ def remind_command(state: CliState, now_text: str | None, dry_run: bool) -> None
     for warning in calendar_warnings(engine, state.settings):
         click.echo(f"警告：{warning}", err=True)
     if dry_run:
-        counts, emails = do_dry_run(engine, state.settings, now)
+        counts, emails = do_dry_run(engine, state.settings, now, weekly=weekly)
         for email in emails:
             click.echo("=" * 72)
             click.echo(f"收件人：{', '.join(a for a, _ in email.to)}")
@@ -52,7 +53,7 @@ def remind_command(state: CliState, now_text: str | None, dry_run: bool) -> None
         sent_lines.append(f"已发送：{email.subject} → {', '.join(a for a, _ in email.to)}")
 
     with held_lease(engine, now):
-        result = run_pass(engine, state.settings, now, on_message=show)
+        result = run_pass(engine, state.settings, now, on_message=show, weekly=weekly)
     for line in sent_lines:
         click.echo(line)
     r = result.as_dict()
