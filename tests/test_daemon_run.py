@@ -1,0 +1,187 @@
+"""``srz run`` end to end: the real daemon process, a real SMTP server on loopback, a
+real database on each backend. Start, first pass, ``srz status``, stopping on SIGTERM
+(also mid-pass and with a hanging SMTP server), an SMTP outage, the maildir default."""
+
+from __future__ import annotations
+
+import datetime as dt
+import mailbox
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests import daemon_helpers
+from tests.daemon_helpers import (
+    MuteSmtpServer,
+    SlowSmtpServer,
+    expire_backoff,
+    lease,
+    make_due,
+    notifications,
+    prepare_database,
+    srz_env,
+    srz_run,
+    status_json,
+    statuses,
+    wait_until,
+)
+
+daemons = daemon_helpers.daemons  # the fixture
+pytestmark = pytest.mark.slow
+
+FAST = ("--interval", "0.3", "--lease-seconds", "3")
+
+
+@pytest.fixture
+def smtp() -> SlowSmtpServer:
+    server = SlowSmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def sent_ids(db_url: str) -> set[str]:
+    return {r["message_id"] for r in notifications(db_url) if r["status"] == "sent"}
+
+
+def test_first_pass_sends_status_alive_sigterm_stops_cleanly(
+    db_url: str, tmp_path: Path, smtp: SlowSmtpServer, daemons
+) -> None:
+    prepare_database(db_url)
+    make_due(db_url)
+    env = srz_env(tmp_path, smtp)
+    daemon = daemons(db_url, tmp_path, env, *FAST)
+
+    # The first pass runs at start-up: twelve city contacts, one email each, once.
+    wait_until(lambda: len(smtp.messages) >= 12, 15, "12 messages")
+    wait_until(lambda: statuses(db_url) == {"sent": 12}, 5, "12 rows sent")
+    received = Counter(smtp.message_ids())
+    assert set(received) == sent_ids(db_url) and set(received.values()) == {1}
+
+    code, status = status_json(db_url, env, tmp_path)
+    assert code == 0, status
+    assert status["daemon"]["alive"] and status["daemon"]["state"] == "active"
+    assert status["daemon"]["pid"] == daemon.pid
+    assert status["daemon"]["interval_seconds"] == 1
+    assert status["outbox"]["counts"]["sent"] == 12
+    assert status["config"]["transport"] == "smtp"
+    assert "password" not in str(status["config"]).lower()
+    counts = status["daemon"]["last_pass_counts"]
+    assert counts["mode"] == "daemon" and "error" not in counts
+
+    started = time.monotonic()
+    daemon.terminate()
+    assert daemon.wait(10) == 0
+    assert time.monotonic() - started < 5
+    log = daemon.log()
+    for needle in ("srz run starting", "acquired the lease", "pass: 12 task(s) due", "SIGTERM"):
+        assert needle in log, log
+    assert "released the lease" in log and "srz run stopped" in log
+    assert "Traceback" not in log
+    row = lease(db_url)
+    assert row and row["expires_at"] <= dt.datetime.now(dt.UTC)
+
+    code, status = status_json(db_url, env, tmp_path)
+    assert code == 3 and status["daemon"]["state"] == "stopped"
+    assert len(smtp.messages) == 12  # nothing more after the stop
+
+
+def test_sigterm_mid_pass_is_bounded_and_hands_rows_back(
+    db_url: str, tmp_path: Path, smtp: SlowSmtpServer, daemons
+) -> None:
+    """With no grace left, the stop waits for the message in flight only; the rest of
+    the claimed rows go back to pending (same Message-ID) and the next start sends them."""
+    prepare_database(db_url)
+    make_due(db_url)
+    smtp.data_delay = 0.4
+    env = srz_env(tmp_path, smtp)
+    first = daemons(db_url, tmp_path, env, *FAST, "--stop-grace", "0")
+    wait_until(lambda: len(smtp.messages) >= 2, 15, "two messages")
+    stopping = time.monotonic()
+    first.terminate()
+    assert first.wait(5) == 0
+    assert time.monotonic() - stopping < 2.5  # one message in flight (0.4 s), not ten
+    assert "pass aborted" in first.log() and "requeued" in first.log()
+    done = len(smtp.messages)
+    assert 2 <= done < 12
+    rows = notifications(db_url)
+    assert Counter(r["status"] for r in rows) == {"sent": done, "pending": 12 - done}
+    assert all(r["claimed_by"] is None for r in rows if r["status"] == "pending")
+
+    smtp.data_delay = 0
+    second = daemons(db_url, tmp_path, env, *FAST)
+    wait_until(lambda: statuses(db_url) == {"sent": 12}, 15, "all 12 rows sent")
+    second.terminate()
+    assert second.wait(10) == 0
+    received = Counter(smtp.message_ids())
+    assert set(received) == sent_ids(db_url) and set(received.values()) == {1}
+
+
+def test_sigterm_while_smtp_server_hangs_stops_within_the_socket_timeout(
+    db_url: str, tmp_path: Path, daemons
+) -> None:
+    prepare_database(db_url)
+    make_due(db_url)
+    mute = MuteSmtpServer()
+    try:
+        config = tmp_path / "srz.toml"
+        config.write_text("[smtp]\ntimeout_seconds = 1.5\n", encoding="utf-8")
+        env = srz_env(tmp_path, mute, SRZ_CONFIG=str(config))
+        daemon = daemons(db_url, tmp_path, env, *FAST)
+        wait_until(lambda: statuses(db_url).get("sending"), 10, "a pass stuck in SMTP")
+        stopping = time.monotonic()
+        daemon.terminate()
+        assert daemon.wait(10) == 0
+        assert time.monotonic() - stopping < 4  # the 1.5 s socket timeout, then out
+    finally:
+        mute.close()
+    log = daemon.log()
+    assert "srz run stopped" in log
+    # Nothing was sent, nothing lost: every row waits for the next attempt.
+    assert statuses(db_url) == {"pending": 12}
+
+
+def test_smtp_outage_keeps_running_and_delivers_when_back(
+    db_url: str, tmp_path: Path, smtp: SlowSmtpServer, daemons
+) -> None:
+    prepare_database(db_url)
+    make_due(db_url)
+    smtp.stop()
+    env = srz_env(tmp_path, smtp)
+    daemon = daemons(db_url, tmp_path, env, *FAST)
+    wait_until(lambda: "will retry" in daemon.log(), 10, "a failed delivery in the log")
+    wait_until(lambda: daemon.log().count("pass:") >= 3, 10, "passes after the failure")
+    assert daemon.running()
+    assert "连接被拒绝" in daemon.log()  # the cause, not just "failed"
+    assert statuses(db_url) == {"pending": 12}
+
+    smtp.start()
+    expire_backoff(db_url)  # the first retry comes minutes later; pretend they passed
+    wait_until(lambda: statuses(db_url) == {"sent": 12}, 15, "all 12 rows sent")
+    received = Counter(smtp.message_ids())
+    assert set(received) == sent_ids(db_url) and set(received.values()) == {1}
+    daemon.terminate()
+    assert daemon.wait(10) == 0
+
+
+def test_without_smtp_the_daemon_fills_the_maildir_and_once_mode_works(
+    db_url: str, tmp_path: Path, daemons
+) -> None:
+    prepare_database(db_url)
+    make_due(db_url)
+    env = srz_env(tmp_path)  # no SMTP host: the maildir
+    result = srz_run(db_url, env, tmp_path, "run", "--once", "--interval", "60")
+    assert result.returncode == 0, result.stderr
+    assert "srz run --once finished" in result.stderr
+    box = mailbox.Maildir(tmp_path / "maildir", create=False)
+    assert len(box) == 12
+    code, status = status_json(db_url, env, tmp_path)
+    assert code == 0 and status["daemon"]["state"] == "once"  # the cron run counts
+
+    make_due(db_url, "city-summary-report")
+    daemon = daemons(db_url, tmp_path, env, *FAST)
+    wait_until(lambda: len(box) == 24, 15, "24 messages in the maildir")
+    daemon.terminate()
+    assert daemon.wait(10) == 0
