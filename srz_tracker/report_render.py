@@ -183,8 +183,8 @@ def subtitle(report: dict[str, Any]) -> str:
 
     today = cn_date_short(dt.date.fromisoformat(report["today"]))
     return (
-        f"年度：{report['year']}    统计日：{today}"
-        f"{'（年度已结束）' if report['year_over'] else '（年度进行中）'}    "
+        f"年度：{report['year']}　　统计日：{today}"
+        f"{'（年度已结束）' if report['year_over'] else '（年度进行中）'}　　"
         f"依据：《{report['plan_title']}》绩效目标表"
     )
 

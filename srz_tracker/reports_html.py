@@ -44,6 +44,7 @@ svg text{font-family:inherit}
 table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{border:1px solid #bcccdc;padding:4px 6px;text-align:center;vertical-align:middle}
 th{background:#e8f0f8;font-weight:bold}
+th.nowrap{white-space:nowrap}
 td.city{text-align:left;font-weight:bold;white-space:nowrap}
 td .num{font-weight:bold}
 td .main{white-space:nowrap}
@@ -51,14 +52,25 @@ td .sub{display:block;color:#52606d;font-size:11px;margin:0}
 tr.total td{background:#f5f7fa;font-weight:bold;border-top:2px solid #1f4e79}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 14px;font-size:13px}
 dt{font-weight:bold}dd{margin:0}
-footer{margin-top:24px;color:#7b8794;font-size:12px}
 @media print{
- @page{size:A4 landscape;margin:10mm}
- body{padding:0;font-size:11px}
+ @page{size:A4 landscape;margin:8mm}
+ body{padding:0;font-size:10px}
  *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
- h2{margin-top:14px}
- .charts{grid-template-columns:1fr 1fr}
- table{font-size:10px}
+ h1{font-size:18px}
+ h2{font-size:13px;margin:8px 0 6px;break-after:avoid}
+ .sub,.legend{font-size:9px;margin:0 0 2px}
+ .cards{grid-template-columns:repeat(6,1fr);gap:6px}
+ .card{padding:4px 6px}
+ .card .big{font-size:16px}
+ .card .label,.card .detail{font-size:8px}
+ .charts{grid-template-columns:1fr 1fr;gap:8px}
+ .chart{padding:4px 6px}
+ .chart h3{font-size:11px;margin:0}
+ table{font-size:9px}
+ th,td{padding:2px 3px}
+ td .sub{font-size:8px}
+ .badge{font-size:8px;padding:0 3px}
+ dl{font-size:9px;gap:2px 10px}
  tr,.chart,.card{break-inside:avoid}
  section.table{break-before:page}
 }
@@ -284,7 +296,7 @@ def _table(report: dict[str, Any]) -> str:
     t = report["targets"]
     head = (
         "<thead><tr>"
-        '<th rowspan="3">市级</th><th rowspan="3">项目金额<br>（万元）</th>'
+        '<th rowspan="3">市级</th><th rowspan="3" class="nowrap">项目金额<br>（万元）</th>'
         '<th colspan="5">产出指标</th><th>效益指标</th><th>满意度指标</th>'
         "<th>任务目标（二）</th></tr><tr>"
         '<th>数量指标</th><th colspan="2">质量指标</th><th>时效指标</th><th>成本指标</th>'
@@ -331,7 +343,7 @@ def _table(report: dict[str, Any]) -> str:
             )
             + cell(
                 _num("completion.actual", c["actual"], pct(c["actual"])),
-                f"{c['done_of_due']}/{c['due']} 已到期；逾期 {c['overdue']}；全年 {c['tasks']}",
+                f"已完成 {c['done_of_due']}/到期 {c['due']}，逾期 {c['overdue']}",
                 c,
             )
             + cell(
@@ -368,6 +380,9 @@ def _table(report: dict[str, Any]) -> str:
 def render_html(report: dict[str, Any]) -> str:
     from srz_tracker.report_render import subtitle
 
+    tz = report["timezone"]
+    when = cn_datetime(dt.datetime.fromisoformat(report["now"]), tz)
+    stamp = escape(f"{when}（{'北京时间' if tz == 'Asia/Shanghai' else tz}）")
     region = report.get("region")
     cards = _cards(region, report["targets"]) if region else ""
     definitions = "".join(
@@ -381,7 +396,8 @@ def render_html(report: dict[str, Any]) -> str:
         f'<p class="sub">{escape(subtitle(report))}</p>'
         '<p class="legend">评价：<span class="badge met">达标</span> 已达到目标　'
         '<span class="badge in_progress">进行中</span> 年度未结束、尚未确定不能达标　'
-        '<span class="badge not_met">未达标</span> 已确定不能达到或年度结束仍未达到</p>'
+        '<span class="badge not_met">未达标</span> 已确定不能达到或年度结束仍未达到。'
+        f"由 srz-tracker 根据任务、名录、认证、支出、指标与事件记录生成，统计时刻 {stamp}。</p>"
         "</header>"
         + (f"<h2>全区概况</h2>{cards}" if cards else "")
         + "<h2>各市进展</h2>"
@@ -390,7 +406,5 @@ def render_html(report: dict[str, Any]) -> str:
         + _table(report)
         + "</section>"
         + f"<h2>统计口径</h2><dl>{definitions}</dl>"
-        + "<footer>由 srz-tracker 根据任务、名录、认证、支出、指标与事件记录生成；统计时刻 "
-        f"{escape(cn_datetime(dt.datetime.fromisoformat(report['now']), report['timezone']))}"
-        f"（{escape(report['timezone'])}）。</footer>" + "</body></html>\n"
+        + "</body></html>\n"
     )
