@@ -33,11 +33,13 @@ def calendar_command(
     now_text: str | None,
     output: str,
 ) -> None:
-    """把未完成的任务导出为日历文件（iCalendar .ics）。
+    """把未完成的任务导出为日历文件（iCalendar .ics），可导入 Outlook、WPS 和手机日历。
 
     每项任务是到期日的全天事件，附提前提醒、依据条款原文和完成后的登记命令。
-    事件编号固定（task-<编号>@srz-tracker），重新导出后再导入会更新原事件而不是重复添加；
-    已完成的任务不再导出（已导入的事件请在日历中手动删除，或订阅文件）。
+
+    事件编号固定（task-编号@srz-tracker），再次导出后导入会更新原事件，不会重复。
+
+    已完成的任务不再导出；已导入的旧事件请在日历中删除。
     """
     from pathlib import Path
 
