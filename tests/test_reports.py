@@ -417,3 +417,62 @@ def test_report_table_and_usage_errors(year: str, tmp_path: Path) -> None:
     srz(year, "report", "-o", str(files / "missing" / "r.csv"), "--now", MID, code=2)
     srz(year, "report", "--format", "table", "-o", str(files / "r.csv"), "--now", MID, code=2)
     assert not list(files.iterdir())
+
+
+def test_a_year_without_tasks_or_targets_is_refused(year: str) -> None:
+    out = srz(year, "report", "--year", "2025", "--now", MID, code=2).output
+    assert "2025" in out and "2023" in out
+
+
+# --------------------------------------------------------------------------- the rules
+
+
+def test_verdict_rules_at_the_boundaries() -> None:
+    import datetime as dt
+    from decimal import Decimal
+
+    from srz_tracker.report_rules import (
+        IN_PROGRESS,
+        MET,
+        NO_DATA,
+        NOT_MET,
+        Period,
+        QualityCounts,
+        TaskCounts,
+        judge_completion,
+        judge_cost,
+        judge_incidents,
+        judge_quality,
+        judge_satisfaction,
+        judge_timeliness,
+        rate,
+        worst,
+    )
+
+    dec31, jan1 = Period(2023, dt.date(2023, 12, 31)), Period(2023, dt.date(2024, 1, 1))
+    assert not dec31.over and jan1.over and jan1.reference == dt.date(2023, 12, 31)
+    half = TaskCounts(tasks=4, due=2, done_of_due=2, done=2, on_time=2)
+    assert judge_completion(half, dec31) == IN_PROGRESS
+    assert judge_completion(TaskCounts(tasks=4, due=4, done_of_due=3, done=3), jan1) == NOT_MET
+    assert judge_completion(TaskCounts(tasks=4, due=4, done_of_due=4, done=4), dec31) == MET
+    assert judge_completion(TaskCounts(), jan1) == NO_DATA
+    assert judge_timeliness(half, dec31) == IN_PROGRESS
+    assert judge_timeliness(TaskCounts(tasks=4, due=1, done=1, late=1), dec31) == NOT_MET
+    assert judge_timeliness(TaskCounts(tasks=4, due=4, done=2, on_time=2), jan1) == MET
+    # Applications are due by 11-30: on 11-30 not yet missed, on 12-01 missed.
+    pending = QualityCounts(certified=1, passed=1, not_certified=2, applied=1)
+    assert judge_quality(pending, Period(2023, dt.date(2023, 11, 30))) == IN_PROGRESS
+    assert judge_quality(pending, Period(2023, dt.date(2023, 12, 1))) == NOT_MET
+    no_pt = QualityCounts(certified=1, passed=0, not_certified=1, applied=1)
+    assert judge_quality(no_pt, dec31) == IN_PROGRESS and judge_quality(no_pt, jan1) == NOT_MET
+    assert judge_cost(Decimal("40.00"), Decimal("40"), dec31) == IN_PROGRESS
+    assert judge_cost(Decimal("40.01"), Decimal("40"), dec31) == NOT_MET
+    assert judge_cost(Decimal("40.00"), Decimal("40"), jan1) == MET
+    assert judge_cost(Decimal("1"), None, jan1) == NO_DATA
+    assert judge_incidents(0, 0, dec31) == IN_PROGRESS and judge_incidents(1, 0, dec31) == NOT_MET
+    assert judge_satisfaction(0.9, 0.9, dec31) == MET
+    assert judge_satisfaction(0.8999, 0.9, dec31) == NOT_MET
+    assert judge_satisfaction(None, 0.9, dec31) == IN_PROGRESS
+    assert judge_satisfaction(None, 0.9, jan1) == NOT_MET
+    assert worst([MET, IN_PROGRESS, MET]) == IN_PROGRESS and worst([MET, NOT_MET]) == NOT_MET
+    assert worst([]) == NO_DATA and rate(2, 3) == 0.6667 and rate(1, 0) is None
