@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,7 @@ _SCOPE_ALIASES = {
     "机构": "institution",
     "县级质检机构": "institution",
 }
+_HEADER_SEARCH_ROWS = 5
 # Columns people add for themselves; read and ignored.
 _IGNORED_COLUMNS = ("note", "notes", "备注", "说明")
 # Deliberately simple: one @, no spaces or angle brackets, a dotted domain.
@@ -144,20 +146,33 @@ def _cell(value: Any) -> str:
     return str(value).strip()
 
 
+_RowParser = Callable[[str, dict[str, str], "DirectoryData", list[Problem]], None]
+
+
+def _find_header(
+    rows: list[list[Any]],
+) -> tuple[int, list[str], _RowParser, dict[str, int], tuple[str, ...]] | None:
+    """The header is the first row that names the columns; a title row above it (as
+    office spreadsheets often have) is skipped. Row numbers stay those of the sheet."""
+    for h, row in enumerate(rows[:_HEADER_SEARCH_ROWS]):
+        headers = [_cell(x) for x in row]
+        inst_cols = _canonical_header(headers, _INSTITUTION_COLUMNS)
+        contact_cols = _canonical_header(headers, _CONTACT_COLUMNS)
+        if {"email", "role"} <= set(contact_cols):
+            return h, headers, _contact_row, contact_cols, ("scope", "role", "name", "email")
+        if {"county", "name", "city"} <= set(inst_cols):
+            return h, headers, _institution_row, inst_cols, ("city", "county", "name")
+    return None
+
+
 def _parse_table(
     source: str, rows: list[list[Any]], out: DirectoryData, problems: list[Problem]
 ) -> None:
     if not rows:
         problems.append(Problem(source, "没有表头行"))
         return
-    headers = [_cell(h) for h in rows[0]]
-    inst_cols = _canonical_header(headers, _INSTITUTION_COLUMNS)
-    contact_cols = _canonical_header(headers, _CONTACT_COLUMNS)
-    if {"email", "role"} <= set(contact_cols):
-        parse, cols, needed = _contact_row, contact_cols, ("scope", "role", "name", "email")
-    elif {"county", "name", "city"} <= set(inst_cols):
-        parse, cols, needed = _institution_row, inst_cols, ("city", "county", "name")
-    else:
+    found = _find_header(rows)
+    if found is None:
         problems.append(
             Problem(
                 f"{source}: 第 1 行",
@@ -166,23 +181,25 @@ def _parse_table(
             )
         )
         return
+    h, headers, parse, cols, needed = found
+    header_where = f"{source}: 第 {h + 1} 行"
     missing = [c for c in needed if c not in cols]
     if missing:
-        problems.append(Problem(f"{source}: 第 1 行", f"缺少列：{', '.join(missing)}"))
+        problems.append(Problem(header_where, f"缺少列：{', '.join(missing)}"))
         return
     # A misspelt column (cma_stauts) would otherwise be dropped without a word and every
     # institution would read as not certified.
     known = {*cols.values()}
-    for i, h in enumerate(headers):
-        if i not in known and h and h.lower() not in _IGNORED_COLUMNS:
+    for i, name in enumerate(headers):
+        if i not in known and name and name.lower() not in _IGNORED_COLUMNS:
             expected = _INSTITUTION_COLUMNS if parse is _institution_row else _CONTACT_COLUMNS
             problems.append(
                 Problem(
-                    f"{source}: 第 1 行, 列 {h}",
-                    f"未知的列 {h!r}（可用：{', '.join(expected)}；备注列请命名为“备注”）",
+                    f"{header_where}, 列 {name}",
+                    f"未知的列 {name!r}（可用：{', '.join(expected)}；备注列请命名为“备注”）",
                 )
             )
-    for n, raw in enumerate(rows[1:], start=2):
+    for n, raw in enumerate(rows[h + 1 :], start=h + 2):
         values = {canon: _cell(raw[i]) if i < len(raw) else "" for canon, i in cols.items()}
         if not any(values.values()):
             continue  # blank line, e.g. at the end of an Excel sheet

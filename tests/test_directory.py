@@ -156,6 +156,27 @@ def test_xlsx_with_two_sheets(db_url: str, tmp_path: Path) -> None:
     assert owners == {"柳州市测试县质检机构（占位）"}
 
 
+def test_xlsx_title_row_and_row_numbers(db_url: str, tmp_path: Path) -> None:
+    _planned(db_url)
+    before = row_counts(db_url)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "联系人"
+    ws["A1"] = "2023年联系人名录"  # a title above the header, as office sheets have
+    ws.append([])
+    ws.append(["scope", "city", "institution", "role", "name", "email", "phone"])
+    ws.append(["city", "南宁市", None, "contact", "甲", "a@example.org", None])
+    ws.append(["city", "南宁市", None, "contact", "乙", "b@example", None])
+    path = tmp_path / "contacts.xlsx"
+    wb.save(path)
+    result = srz(db_url, "org", "import", str(path), "--now", NOW, code=2)
+    assert f"{path} [联系人]: 第 5 行, 列 email: 无效的电子邮箱地址 'b@example'" in result.stderr
+    assert row_counts(db_url) == before
+    ws["F5"] = "b@example.org"
+    wb.save(path)
+    assert "联系人新增 2" in srz(db_url, "org", "import", str(path), "--now", NOW).stdout
+
+
 # --------------------------------------------------------------------------- bad files
 
 
