@@ -36,12 +36,16 @@ def cancel_pending(session: Session, task_id: int) -> int:
     return result.rowcount or 0
 
 
-def resolve_task(session: Session, ref: str) -> Task:
+def resolve_task(session: Session, ref: str, lock: bool = False) -> Task:
     """A task by numeric id, or by ``OBLIGATION:SUBJECT:PERIOD`` where SUBJECT is a city
-    name, an institution name or ``自治区``/``region``."""
+    name, an institution name or ``自治区``/``region``.
+
+    ``lock``: the caller is about to change the task; its row is locked until commit so
+    that two people recording sessions of a counted task at once both count (PostgreSQL;
+    SQLite write transactions are serialized from their start anyway)."""
     ref = ref.strip()
     if ref.isdigit():
-        task = session.get(Task, int(ref))
+        task = session.get(Task, int(ref), with_for_update=lock or None)
         if task is None:
             raise NotFound(f"没有编号为 {ref} 的任务（用 srz tasks 查看任务编号）")
         return task
@@ -60,11 +64,12 @@ def resolve_task(session: Session, ref: str) -> Task:
         if city is None and inst is None:
             raise NotFound(f"未知的对象 {subject!r}（应为市名、机构名称或“自治区”）")
         subject_key = city_key(city.id) if city else institution_key(inst.id)  # type: ignore[union-attr]
-    task = session.scalar(
+    stmt = (
         select(Task)
         .join(Obligation)
         .where(Obligation.key == key, Task.subject_key == subject_key, Task.period == period)
     )
+    task = session.scalar(stmt.with_for_update(of=Task) if lock else stmt)
     if task is None:
         raise NotFound(f"没有任务 {ref}")
     return task

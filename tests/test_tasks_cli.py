@@ -550,3 +550,29 @@ def test_json_output_is_valid_json(loaded: str) -> None:
     assert isinstance(json.loads(out), list)
     out = srz(loaded, "log", "--format", "json").stdout
     assert [e["action"] for e in json.loads(out)] == ["load", "import"]
+
+
+def test_marking_a_task_locks_it_until_commit(loaded: str) -> None:
+    """Two people recording a session of the same counted task at once must both count:
+    the writer locks the task row, so the second one reads the first one's count."""
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import Session
+
+    from srz_tracker import db
+    from srz_tracker.models import Task
+    from srz_tracker.taskops import resolve_task
+
+    engine = db.get_engine(loaded)
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serializes write transactions from BEGIN IMMEDIATE on")
+    task_id = one(loaded, "key-staff-training", institution=NN_PLAIN)["id"]
+    for ref in (str(task_id), f"key-staff-training:{NN_PLAIN}:2023"):
+        with db.write_session(engine) as first:
+            assert resolve_task(first, ref, lock=True).id == task_id
+            with Session(engine) as second, pytest.raises(OperationalError, match="lock"):
+                second.get(Task, task_id, with_for_update={"nowait": True})
+    # Unlocked after commit; and reading (srz show / tasks) never locks.
+    with db.read_session(engine) as reader:
+        resolve_task(reader, str(task_id))
+        with Session(engine) as second:
+            assert second.get(Task, task_id, with_for_update={"nowait": True}) is not None

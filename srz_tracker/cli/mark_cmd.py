@@ -55,7 +55,7 @@ def done_command(
         if on > today:
             raise UsageError(f"完成日期 {on} 晚于今天 {today}")
         for ref in tasks:
-            task = resolve_task(session, ref)
+            task = resolve_task(session, ref, lock=True)
             result = mark_done(session, task, now, on, actor, note, evidence, no_evidence_reason)
             if result.already_done:
                 messages.append(f"任务 {task.id} 已经是完成状态（{task.completed_on}），未作改动")
@@ -85,7 +85,7 @@ def reopen_command(state: CliState, task: str, by: str | None, now_text: str | N
     from srz_tracker.taskops import reopen, resolve_task
 
     with db.write_session(state.engine) as session:
-        t = resolve_task(session, task)
+        t = resolve_task(session, task, lock=True)
         changed = reopen(session, t, parse_now(now_text), current_actor(by))
     click.echo(
         f"任务 {t.id} 已重新打开" if changed else f"任务 {t.id} 本来就是未完成状态，未作改动"
@@ -108,7 +108,7 @@ def waive_command(
     from srz_tracker.taskops import resolve_task, waive
 
     with db.write_session(state.engine) as session:
-        t = resolve_task(session, task)
+        t = resolve_task(session, task, lock=True)
         waive(session, t, parse_now(now_text), current_actor(by), reason)
     click.echo(f"任务 {t.id} 已豁免：{reason}")
 
@@ -131,7 +131,7 @@ def extend_command(
 
     to = parse_date(to_text, "--to")
     with db.write_session(state.engine) as session:
-        t = resolve_task(session, task)
+        t = resolve_task(session, task, lock=True)
         old = t.due_on
         extend(session, t, parse_now(now_text), current_actor(by), to, reason)
     click.echo(f"任务 {t.id} 期限已由 {old} 延至 {to}：{reason}")
