@@ -189,26 +189,31 @@ def show_command(state: CliState, task: str, now_text: str | None, fmt: str) -> 
 @pass_state
 def log_command(state: CliState, task_ref: str | None, limit: int, fmt: str) -> None:
     """查看操作日志：谁在何时做了什么（完成、重开、豁免、延期、导入、加载）。"""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
     from srz_tracker import db
     from srz_tracker.taskops import resolve_task
-    from srz_tracker.taskquery import audit_log
+    from srz_tracker.taskquery import audit_log, plan_timezone
 
     with db.read_session(state.engine) as session:
         task_id = resolve_task(session, task_ref).id if task_ref else None
         rows = audit_log(session, task_id, limit)
+        tz = ZoneInfo(plan_timezone(session))
     if fmt == "json":
         echo_json(rows)
         return
     from srz_tracker.cli.output import print_table
 
     for r in rows:
+        r["at_local"] = dt.datetime.fromisoformat(r["at"]).astimezone(tz).strftime("%Y-%m-%d %H:%M")
         r["detail_text"] = ", ".join(
             f"{k}={v}" for k, v in (r["detail"] or {}).items() if v is not None
         )
     print_table(
         [
             ("id", "序号"),
-            ("at", "时间(UTC)"),
+            ("at_local", "时间"),
             ("actor", "操作人"),
             ("action", "操作"),
             ("task_id", "任务"),
