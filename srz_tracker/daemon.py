@@ -407,7 +407,8 @@ class Daemon:
         )
         previous = {sig: signal.signal(sig, self._on_signal) for sig in _SIGNALS}
         try:
-            scheduler.start()  # blocks until a signal shuts the scheduler down
+            if not self.stopping.is_set():
+                scheduler.start()  # blocks until a signal shuts the scheduler down
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -426,6 +427,11 @@ class Daemon:
         threading.Thread(target=self._shutdown_scheduler, name="srz-stop", daemon=True).start()
 
     def _shutdown_scheduler(self) -> None:
+        # A signal between "not stopping" and start() finds the scheduler not yet
+        # running: wait for it to run, then stop it.
+        deadline = time.monotonic() + 10
+        while not self.scheduler.running and time.monotonic() < deadline:
+            time.sleep(0.02)
         _quiet(lambda: self.scheduler.shutdown(wait=False))
 
     @property

@@ -317,14 +317,14 @@ def status_json(db_url: str, env: dict[str, str], cwd: Path) -> tuple[int, dict[
 # BEGIN IMMEDIATE transaction exactly as a fresh ``srz done`` process does; only the
 # interpreter start-up (0.3 s of CPU per process) is shared.
 DONE_DRIVER = r"""
-import contextlib, io, json, sys
+import contextlib, io, json, sys, time
 from srz_tracker import db
 from srz_tracker.cli import main
 url, ids = sys.argv[1], sys.argv[2:]
 for task_id in ids:
     err = io.StringIO()
     sys.argv = ["srz", "--db", url, "done", task_id, "--no-evidence-reason", "racing test"]
-    code = 0
+    code, started = 0, time.perf_counter()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         try:
             main()
@@ -333,7 +333,9 @@ for task_id in ids:
         except BaseException as exc:
             code, _ = 99, err.write(repr(exc))
     db.dispose_all()
-    print(json.dumps({"task": task_id, "code": code, "stderr": err.getvalue()}), flush=True)
+    seconds = round(time.perf_counter() - started, 3)
+    result = {"task": task_id, "code": code, "stderr": err.getvalue(), "seconds": seconds}
+    print(json.dumps(result), flush=True)
 """
 
 

@@ -99,13 +99,14 @@ def test_sigterm_mid_pass_is_bounded_and_hands_rows_back(
     env = srz_env(tmp_path, smtp)
     first = daemons(db_url, tmp_path, env, *FAST, "--stop-grace", "0")
     wait_until(lambda: len(smtp.messages) >= 2, 15, "two messages")
+    at_signal = len(smtp.messages)
     stopping = time.monotonic()
     first.terminate()
-    assert first.wait(5) == 0
-    assert time.monotonic() - stopping < 2.5  # one message in flight (0.4 s), not ten
+    assert first.wait(10) == 0
+    assert time.monotonic() - stopping < 4  # not the 10 x 0.4 s the whole pass needs
     assert "pass aborted" in first.log() and "requeued" in first.log()
     done = len(smtp.messages)
-    assert 2 <= done < 12
+    assert at_signal <= done <= at_signal + 1  # at most the message in flight
     rows = notifications(db_url)
     assert Counter(r["status"] for r in rows) == {"sent": done, "pending": 12 - done}
     assert all(r["claimed_by"] is None for r in rows if r["status"] == "pending")
