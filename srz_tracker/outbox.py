@@ -13,9 +13,10 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import insert, literal, select, tuple_
 from sqlalchemy.orm import Session, joinedload
 
 from srz_tracker.clock import local_date
@@ -101,28 +102,35 @@ def _planned_labels(session: Session, tasks: Iterable[Task]) -> dict[int, set[st
     return by_task
 
 
+def _row_values(
+    task: Task, step: Step, recipients: list[Recipient], status: str, now: dt.datetime
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "dedupe_key": dedupe_key(task.id, task.due_on, step.label, r.email),
+            "kind": step.kind,
+            "step": step.label,
+            "task_id": task.id,
+            "city_id": task.city_id,
+            "recipient_email": r.email,
+            "recipient_name": r.name,
+            "recipient_field": r.field,
+            "scheduled_at": step.send_at,
+            "status": status,
+            "attempts": 0,
+            "next_attempt_at": max(step.send_at, now) if status == "pending" else step.send_at,
+            "payload": {"role": r.role},
+            "created_at": now,
+            "last_error": None,
+        }
+        for r in recipients
+    ]
+
+
 def _rows(
     task: Task, step: Step, recipients: list[Recipient], status: str, now: dt.datetime
 ) -> list[Notification]:
-    return [
-        Notification(
-            dedupe_key=dedupe_key(task.id, task.due_on, step.label, r.email),
-            kind=step.kind,
-            step=step.label,
-            task_id=task.id,
-            city_id=task.city_id,
-            recipient_email=r.email,
-            recipient_name=r.name,
-            recipient_field=r.field,
-            scheduled_at=step.send_at,
-            status=status,
-            attempts=0,
-            next_attempt_at=max(step.send_at, now) if status == "pending" else step.send_at,
-            payload={"role": r.role},
-            created_at=now,
-        )
-        for r in recipients
-    ]
+    return [Notification(**v) for v in _row_values(task, step, recipients, status, now)]
 
 
 def plan_notifications(
@@ -132,25 +140,34 @@ def plan_notifications(
     counts = PlanCounts()
     policies = PolicyBook(send_hour)
     directory: Directory | None = None
-    last_id = 0
+    last: tuple[dt.datetime, int] | None = None
     while True:
-        # Keyset pages: a pass over many due tasks never holds them all in memory.
-        tasks = (
-            session.scalars(
-                select(Task)
-                .where(Task.next_step_at <= now, Task.status == "open", Task.id > last_id)
-                .options(joinedload(Task.obligation).joinedload(Obligation.plan))
-                .order_by(Task.id)
-                .limit(BATCH)
-            )
-            .unique()
-            .all()
+        # Keyset pages in (next_step_at, id) order: a pass over many due tasks never holds
+        # them all in memory, and the index on next_step_at alone finds what is due. No
+        # status condition here: SQLite (no statistics) would then read every open task
+        # of the history through the status index. Closed tasks carry NULL; see below.
+        stmt = (
+            select(Task)
+            .where(Task.next_step_at <= now)
+            .options(joinedload(Task.obligation).joinedload(Obligation.plan))
+            .order_by(Task.next_step_at, Task.id)
+            .limit(BATCH)
         )
+        if last is not None:
+            after = tuple_(literal(last[0], Task.next_step_at.type), literal(last[1]))
+            stmt = stmt.where(tuple_(Task.next_step_at, Task.id) > after)
+        tasks = session.scalars(stmt).unique().all()
         if not tasks:
             break
-        last_id = tasks[-1].id
+        last = (tasks[-1].next_step_at, tasks[-1].id)  # type: ignore[assignment]
+        tasks = [t for t in tasks if _still_open(t)]
+        if not tasks:
+            continue
         directory = directory or Directory.load(session)
         planned = _planned_labels(session, tasks)
+        # Rows go in with one multi-row INSERT per page: after downtime there can be many
+        # skipped rows, and one ORM object each would make the pass crawl.
+        values: list[dict[str, Any]] = []
         for task in tasks:
             counts.tasks += 1
             today = local_date(now, task.obligation.plan.timezone)
@@ -160,8 +177,8 @@ def plan_notifications(
                 recipients = directory.for_step(
                     old.to_role, old.cc_role, task.city_id, task.institution_id
                 )
-                rows = _rows(task, old, recipients or [_NOBODY], "skipped", now)
-                session.add_all(rows)
+                rows = _row_values(task, old, recipients or [_NOBODY], "skipped", now)
+                values += rows
                 counts.skipped += len(rows)
             if decision.send is not None:
                 step = decision.send
@@ -169,7 +186,7 @@ def plan_notifications(
                     step.to_role, step.cc_role, task.city_id, task.institution_id
                 )
                 if recipients:
-                    rows = _rows(task, step, recipients, "pending", now)
+                    rows = _row_values(task, step, recipients, "pending", now)
                     counts.planned += len(rows)
                 else:
                     log.warning(
@@ -177,13 +194,23 @@ def plan_notifications(
                         task.id,
                         step.label,
                     )
-                    rows = _rows(task, step, [_NOBODY], "skipped", now)
-                    rows[0].last_error = "no recipients"
+                    rows = _row_values(task, step, [_NOBODY], "skipped", now)
+                    rows[0]["last_error"] = "no recipients"
                     counts.no_recipients += 1
-                session.add_all(rows)
+                values += rows
             task.next_step_at = decision.next_at
         session.flush()
+        if values:
+            session.execute(insert(Notification), values)
     return counts
+
+
+def _still_open(task: Task) -> bool:
+    """Closing a task clears its next_step_at; one that was not cleared is cleared now."""
+    if task.status == "open":
+        return True
+    task.next_step_at = None
+    return False
 
 
 # Stands for "nobody" on a skipped row of a step that had no recipients at all.
