@@ -63,10 +63,12 @@ def claim(session: Session, now: dt.datetime, holder: str, limit: int = CLAIM_LI
     """Claim due rows; returns the claim token that marks them."""
     # A task closed after planning is never emailed about (belt and braces: closing a
     # task already cancels its pending rows in the same transaction).
-    closed = select(Task.id).where(Task.status != "open")
+    # Correlated per pending row: an IN (closed tasks) list would read every closed
+    # task of the history on every pass.
+    closed = select(Task.id).where(Task.id == Notification.task_id, Task.status != "open").exists()
     session.execute(
         update(Notification)
-        .where(Notification.status == "pending", Notification.task_id.in_(closed))
+        .where(Notification.status == "pending", closed)
         .values(status="cancelled")
         .execution_options(synchronize_session=False)
     )

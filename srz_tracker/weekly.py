@@ -51,18 +51,25 @@ def plan_weekly(
     if today < first or now < send_at:
         return 0
     week = week_label(today)
-    prefix = f"weekly:%:{week}:%"
-    done_keys = set(
-        session.scalars(select(Notification.dedupe_key).where(Notification.dedupe_key.like(prefix)))
-    )
     added = 0
     contacts = session.scalars(
         select(Contact)
         .where(Contact.scope == "city", Contact.role == "contact", Contact.active.is_(True))
         .order_by(Contact.id)
-    )
-    for contact in contacts:
-        key = f"weekly:{contact.city_id}:{week}:{contact.email.lower()}"
+    ).all()
+    keys = [f"weekly:{c.city_id}:{week}:{c.email.lower()}" for c in contacts]
+    # The exact keys through the unique index (a LIKE 'weekly:%:<week>:%' would read the
+    # whole outbox history on every pass of the week).
+    done_keys: set[str] = set()
+    for start in range(0, len(keys), 500):
+        done_keys.update(
+            session.scalars(
+                select(Notification.dedupe_key).where(
+                    Notification.dedupe_key.in_(keys[start : start + 500])
+                )
+            )
+        )
+    for contact, key in zip(contacts, keys, strict=True):
         if key in done_keys:
             continue
         done_keys.add(key)
