@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 
 from srz_tracker import db
 from srz_tracker.models import DaemonLease, Notification, Obligation, Task
@@ -149,6 +149,13 @@ def make_due(db_url: str, obligation: str = CITY_OBLIGATIONS[0]) -> list[int]:
     return ids
 
 
+def open_task_ids(db_url: str) -> list[int]:
+    with db.get_engine(db_url).connect() as conn:
+        return list(
+            conn.scalars(select(Task.id).where(Task.status == "open").order_by(Task.id.desc()))
+        )
+
+
 def notifications(db_url: str, pending_only: bool = False) -> list[dict[str, Any]]:
     """Outbox rows that carry mail (skipped rows left out)."""
     with db.get_engine(db_url).connect() as conn:
@@ -184,11 +191,6 @@ def expire_backoff(db_url: str) -> None:
             .where(Notification.status == "pending")
             .values(next_attempt_at=past)
         )
-
-
-def count_rows(db_url: str, sql: str) -> int:
-    with db.get_engine(db_url).connect() as conn:
-        return int(conn.execute(text(sql)).scalar_one())
 
 
 # -- the daemon and the CLI as processes -----------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from tests.daemon_helpers import (
     lease,
     make_due,
     notifications,
+    open_task_ids,
     prepare_database,
     srz_env,
     start_done_drivers,
@@ -56,13 +58,11 @@ def test_kill_9_mid_delivery_then_restart_loses_nothing_repeats_one_message_at_m
     assert in_flight in (0, 1)
 
     # A dead daemon is reported as such once its lease lapses.
-    env_status = srz_env(tmp_path)
-
-    def reported_dead() -> dict | None:
-        code, status = status_json(db_url, env_status, tmp_path)
-        return status if code == 3 else None
-
-    status = wait_until(reported_dead, LEASE + 3, "srz status to report the dead daemon")
+    wait_until(
+        lambda: lease(db_url)["expires_at"] < datetime.now(UTC), LEASE + 3, "the lease to lapse"
+    )
+    code, status = status_json(db_url, srz_env(tmp_path), tmp_path)
+    assert code == 3, status
     assert status["daemon"]["state"] in ("expired", "stale") and not status["daemon"]["alive"]
 
     smtp.data_delay = 0
@@ -126,16 +126,7 @@ def test_100_done_commands_racing_the_daemon_never_hit_a_lock(
     # Heartbeat and pass every 0.1 s: the daemon writes all the time.
     daemon = daemons(db_url, tmp_path, env, "--interval", "0.1", "--lease-seconds", "3")
     daemon.wait_for_log("acquired the lease")
-    with daemon_helpers.db.get_engine(db_url).connect() as conn:
-        others = [
-            r[0]
-            for r in conn.execute(
-                daemon_helpers.text(
-                    "SELECT id FROM tasks WHERE status = 'open' ORDER BY id DESC LIMIT 200"
-                )
-            )
-            if r[0] not in due
-        ]
+    others = [t for t in open_task_ids(db_url) if t not in due]
     # The tasks being emailed about right now first, then others: 100 in all.
     task_ids = (due + others)[:100]
     assert len(set(task_ids)) == 100

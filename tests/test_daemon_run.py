@@ -186,3 +186,31 @@ def test_without_smtp_the_daemon_fills_the_maildir_and_once_mode_works(
     wait_until(lambda: len(box) == 24, 15, "24 messages in the maildir")
     daemon.terminate()
     assert daemon.wait(10) == 0
+
+
+def test_deploy_files_are_valid() -> None:
+    """The documented config example loads as it is (163.com SSL on 465, password from
+    the environment), and the systemd unit starts ``srz run`` with that file."""
+    import configparser
+
+    from srz_tracker.config import PROJECT_ROOT, load_settings
+
+    deploy = PROJECT_ROOT / "deploy"
+    settings = load_settings(
+        config_path=deploy / "srz.toml.example", environ={"SRZ_SMTP_PASSWORD": "授权码"}
+    )
+    assert settings.effective_transport == "smtp"
+    assert (settings.smtp.host, settings.smtp.effective_port) == ("smtp.163.com", 465)
+    assert settings.smtp.security == "ssl" and settings.smtp.password == "授权码"
+    assert settings.mail_from == settings.smtp.user
+    assert "授权码" not in str(settings.describe())
+
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read(deploy / "srz-tracker.service", encoding="utf-8")
+    service = unit["Service"]
+    assert service["ExecStart"].endswith("/srz run")
+    assert "SRZ_CONFIG=/etc/srz-tracker/srz.toml" in service["Environment"]
+    assert service["KillSignal"] == "SIGTERM" and service["Restart"] == "on-failure"
+    # systemd must not SIGKILL before the daemon's own bounded stop (30 + 3 x 30 + 30 s).
+    assert int(service["TimeoutStopSec"]) > 30 + 3 * settings.smtp.timeout_seconds + 30
