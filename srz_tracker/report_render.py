@@ -222,8 +222,10 @@ def summary_cells(row: dict[str, Any], rich: bool = False) -> dict[str, str]:
     q, c, t = row["quality"], row["completion"], row["timeliness"]
     cost, inst, sat = row["cost"], row["institutions"], row["satisfaction"]
     dual = row["dual_certified"]
+    if rich:
+        from rich.markup import escape
     return {
-        "city": row["city"],
+        "city": escape(row["city"]) if rich else row["city"],
         "allocation": wan(row["allocation_wan"]),
         "institutions": _cell(inst, f"{inst['actual']}/{inst['target'] or '—'}", rich),
         "quality": _cell(

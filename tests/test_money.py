@@ -94,7 +94,7 @@ def test_refusals_exit_2_and_write_nothing(loaded: str) -> None:
 def test_writes_with_audit(loaded: str) -> None:
     before = row_counts(loaded)
     srz(loaded, "expense", "add", "--city", "南宁市", "--amount", "12.5", "--category", "training",
-        "--on", "2023-05-10", "--note", "实操培训班", "--now", NOW)  # fmt: skip
+        "--on", "2023-05-10", "--note", "实操培训班[bold]", "--now", NOW)  # fmt: skip
     srz(loaded, "expense", "add", "--city", "柳州市", "--amount", "3", "--category", "耗材",
         "--on", "2023-06-01", "--now", NOW)  # fmt: skip
     srz(loaded, "expense", "add", "--city", "南宁市", "--amount", "1", "--category", "Reagents",
@@ -110,7 +110,7 @@ def test_writes_with_audit(loaded: str) -> None:
         2023,
     ]
     out = srz(loaded, "expense", "list", "--city", "南宁市").stdout
-    assert "合计 13.50 万元" in out
+    assert "合计 13.50 万元" in out and "实操培训班[bold]" in out  # notes are not markup
 
     out = srz(loaded, "indicator", "set", "--city", "南宁市", "--year", "2023", "satisfaction",
               "92").stdout  # fmt: skip
