@@ -139,7 +139,7 @@ def money_facts(session: Session, p: Period, facts: dict[int, CityFacts]) -> Non
         .group_by(Expense.city_id)
     ):
         if city_id in facts:
-            facts[city_id].spent = Decimal(total or 0)
+            facts[city_id].spent = Decimal(total or 0).quantize(Decimal("0.01"))
     for city_id, n in session.execute(
         select(Incident.city_id, func.count(Incident.id))
         .where(Incident.occurred_on >= first, Incident.occurred_on <= last)
