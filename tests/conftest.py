@@ -93,5 +93,69 @@ def engine(db_url: str) -> Iterator[Engine]:
     eng.dispose()
 
 
+DEMO_NOW = "2023-11-01T10:00"
+
+
+def _run_demo(url: str) -> None:
+    from click.testing import CliRunner
+
+    from srz_tracker.cli import cli
+
+    result = CliRunner().invoke(cli, ["--db", url, "demo", "--now", DEMO_NOW])
+    assert result.exit_code == 0, result.output
+    db.dispose_all()
+
+
+@pytest.fixture(scope="session")
+def sqlite_demo_template(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    shutil.copy(sqlite_template, path)
+    _run_demo(f"sqlite:///{path}")
+    engine = db.make_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_demo_template(pg_template: str) -> Iterator[str]:
+    name = f"{pg_template}_demo"
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
+    _run_demo(make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
+    yield name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def demo_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database on each backend holding what ``srz demo --now 2023-11-01T10:00``
+    leaves: the bundled plan and the sample directory, no notifications yet."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_demo_template")
+        target = tmp_path / "srz.db"
+        shutil.copy(template, target)
+        yield f"sqlite:///{target}"
+        db.dispose_all()
+        return
+    template_name: str = request.getfixturevalue("pg_demo_template")
+    name = f"srz_t_{uuid.uuid4().hex[:12]}"
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        db.dispose_all()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 # The loopback SMTP server fixture, available to every test module.
 from tests.smtp_server import smtp_server  # noqa: E402, F401

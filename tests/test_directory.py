@@ -19,7 +19,6 @@ from tests.srz_cli_helpers import (
     NOW,
     SAMPLE_CONTACTS,
     SAMPLE_INSTITUTIONS,
-    demo,
     row_counts,
     srz,
     srz_json,
@@ -66,8 +65,8 @@ def test_sample_directory_matches_the_plan_table(db_url: str) -> None:
     assert (by_name[NN_PLAIN]["CATL"], by_name[NN_PLAIN]["CMA"]) == ("none", "none")
 
 
-def test_reimport_updates_instead_of_duplicating(db_url: str, tmp_path: Path) -> None:
-    demo(db_url)
+def test_reimport_updates_instead_of_duplicating(demo_db_url: str, tmp_path: Path) -> None:
+    db_url = demo_db_url
     before = row_counts(db_url)
     result = srz(
         db_url, "org", "import", str(SAMPLE_INSTITUTIONS), str(SAMPLE_CONTACTS), "--now", NOW
@@ -267,8 +266,8 @@ def test_one_bad_row_imports_nothing(db_url: str, tmp_path: Path, case: str) -> 
     assert row_counts(db_url) == before
 
 
-def test_bad_rows_leave_a_loaded_directory_untouched(db_url: str, tmp_path: Path) -> None:
-    demo(db_url)
+def test_bad_rows_leave_a_loaded_directory_untouched(demo_db_url: str, tmp_path: Path) -> None:
+    db_url = demo_db_url
     before = row_counts(db_url)
     tasks = srz_json(db_url, "tasks", "--now", NOW)
     # Every problem of the file is reported at once.

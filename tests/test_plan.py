@@ -14,7 +14,7 @@ from srz_tracker import db
 from srz_tracker.errors import PlanError
 from srz_tracker.models import CityTarget, Obligation, Plan
 from srz_tracker.plan import load_plan_file
-from tests.srz_cli_helpers import BUNDLED_PLAN, NOW, demo, row_counts, srz, srz_json
+from tests.srz_cli_helpers import BUNDLED_PLAN, NOW, row_counts, srz, srz_json
 
 PLAN_TEXT = BUNDLED_PLAN.read_text(encoding="utf-8")
 
@@ -107,8 +107,8 @@ def test_plan_load_stores_the_table_and_obligations(db_url: str) -> None:
     assert {row["id"] for row in shown} == set(OBLIGATIONS)
 
 
-def test_reload_is_idempotent_and_year_adds_a_year(db_url: str) -> None:
-    demo(db_url)
+def test_reload_is_idempotent_and_year_adds_a_year(demo_db_url: str) -> None:
+    db_url = demo_db_url
     before = row_counts(db_url)
     result = srz(db_url, "plan", "load", str(BUNDLED_PLAN), "--now", NOW)
     assert "已更新方案" in result.stdout and "新增任务 0 项" in result.stdout
@@ -285,8 +285,10 @@ def test_plan_check_reports_file_and_line(tmp_path: Path, bad: Bad) -> None:
         load_plan_file(path)
 
 
-def test_plan_load_refuses_every_bad_file_and_stores_nothing(db_url: str, tmp_path: Path) -> None:
-    demo(db_url)
+def test_plan_load_refuses_every_bad_file_and_stores_nothing(
+    demo_db_url: str, tmp_path: Path
+) -> None:
+    db_url = demo_db_url
     before = row_counts(db_url)
     tasks_before = srz_json(db_url, "tasks", "--now", NOW)
     for bad in BAD_FILES:

@@ -10,7 +10,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
 from srz_tracker import db
 from srz_tracker.clock import parse_now
@@ -18,16 +18,26 @@ from srz_tracker.config import Settings, load_settings
 from srz_tracker.models import Notification, Task
 from srz_tracker.passes import run_pass
 from tests.smtp_server import SmtpTestServer
-from tests.srz_cli_helpers import demo, srz, srz_json
+from tests.srz_cli_helpers import srz, srz_json
 
 REPORT_TITLE = "报送县级质检机构“双认证”工作总结和绩效自评报告"
 REPORT_DUE = "2023年12月30日（星期六）"
 CITY_CONTACTS = {
     f"contact@{p}.example.org"
-    for p in (
-        "nanning liuzhou guilin wuzhou fangchenggang qinzhou guigang yulin baise hechi "
-        "laibin chongzuo"
-    ).split()
+    for p in [
+        "nanning",
+        "liuzhou",
+        "guilin",
+        "wuzhou",
+        "fangchenggang",
+        "qinzhou",
+        "guigang",
+        "yulin",
+        "baise",
+        "hechi",
+        "laibin",
+        "chongzuo",
+    ]
 }
 
 
@@ -45,9 +55,8 @@ def settings_for(db_url: str, server: SmtpTestServer) -> Settings:
 
 
 @pytest.fixture
-def loaded(db_url: str) -> str:
-    demo(db_url, "2023-11-01T10:00")
-    return db_url
+def loaded(demo_db_url: str) -> str:
+    return demo_db_url
 
 
 def a_pass(db_url: str, server: SmtpTestServer, when: str) -> dict[str, Any]:
@@ -265,9 +274,10 @@ def test_550_fails_one_recipient_only_and_the_office_is_told(
 
 
 def test_holiday_moves_reminder_before_and_escalation_after() -> None:
+    from zoneinfo import ZoneInfo
+
     from srz_tracker.schedule import DEFAULT_POLICY, Policy, TaskTiming, steps_for
     from srz_tracker.workdays import WorkdayCalendar
-    from zoneinfo import ZoneInfo
 
     # 2023-10-05 is a National Day holiday; 2023-10-07 (Saturday) a make-up workday.
     steps = steps_for(
@@ -339,12 +349,10 @@ def test_extension_replans_from_the_new_date(loaded: str, smtp_server: SmtpTestS
         rows = session.scalars(select(Notification).where(Notification.task_id == task_id)).all()
     new = {n.step for n in rows if "2024-01-31" in n.dedupe_key}
     assert new == {"R30"}  # 2024-01-01 is a holiday: R30 went out on the 2nd's pass
-    assert not any("E1" == n.step for n in rows)  # no escalation for the old date
+    assert not any(n.step == "E1" for n in rows)  # no escalation for the old date
 
 
-def test_checkpoint_reminder_only_while_behind(
-    loaded: str, smtp_server: SmtpTestServer, db_url: str
-) -> None:
+def test_checkpoint_reminder_only_while_behind(loaded: str, smtp_server: SmtpTestServer) -> None:
     # Load afresh in June: the key-staff training's checkpoint (1 of 2 by 06-30) applies.
     srz(loaded, "plan", "load", "schedules/gx-srz-2023.yaml", "--now", "2023-06-01T10:00")
     engine = db.get_engine(loaded)

@@ -20,10 +20,9 @@ from tests.srz_cli_helpers import NN_DUAL, NN_PLAIN, NOW, demo, row_counts, srz,
 
 
 @pytest.fixture
-def loaded(db_url: str) -> str:
+def loaded(demo_db_url: str) -> str:
     """A fresh database after ``srz demo --now 2023-11-01T10:00``."""
-    demo(db_url)
-    return db_url
+    return demo_db_url
 
 
 def tasks(db_url: str, *args: str, now: str = NOW) -> list[dict[str, Any]]:
