@@ -3,6 +3,7 @@ real ``srz run`` processes, a real SMTP server on loopback, each backend."""
 
 from __future__ import annotations
 
+import signal
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -154,3 +155,40 @@ def test_100_done_commands_racing_the_daemon_never_hit_a_lock(
     assert set(received.values()) <= {1}
     code, status = status_json(db_url, srz_env(tmp_path), tmp_path)
     assert code == 3 and status["daemon"]["state"] == "stopped"
+
+
+def test_a_frozen_daemon_that_lost_its_lease_sends_nothing_more(
+    db_url: str, tmp_path: Path, smtp: SlowSmtpServer, daemons
+) -> None:
+    """SIGSTOP the active daemon mid-delivery for longer than the lease: the standby takes
+    over and sends; when the frozen one wakes up it finishes at most the message that was
+    on the wire, starts no other one, and stands by."""
+    prepare_database(db_url)
+    make_due(db_url)
+    smtp.data_delay = 0.3
+    env = srz_env(tmp_path, smtp)
+    args = ("--interval", "0.3", "--lease-seconds", str(LEASE))
+    a = daemons(db_url, tmp_path, env, *args)
+    a.wait_for_log("acquired the lease")
+    b = daemons(db_url, tmp_path, env, *args)
+    b.wait_for_log("standing by")
+    wait_until(lambda: len(smtp.messages) >= 2, 15, "two messages")
+    a.proc.send_signal(signal.SIGSTOP)
+    try:
+        wait_until(lambda: lease(db_url)["pid"] == b.pid, LEASE + 5, "the standby takes over")
+        smtp.data_delay = 0
+        wait_until(lambda: statuses(db_url) == {"sent": 12}, 15, "all 12 rows sent by B")
+    finally:
+        a.proc.send_signal(signal.SIGCONT)
+    a.wait_for_log("lost the lease")
+    time.sleep(0.5)  # give A every chance to misbehave
+    received = Counter(smtp.message_ids())
+    assert set(received) == {r["message_id"] for r in notifications(db_url)}
+    repeated = [mid for mid, n in received.items() if n > 1]
+    assert len(repeated) <= 1 and all(received[m] == 2 for m in repeated)
+    assert "pass aborted: the lease may have lapsed" in a.log()
+    assert statuses(db_url) == {"sent": 12} and lease(db_url)["pid"] == b.pid
+    for process in (a, b):
+        process.terminate()
+        assert process.wait(10) == 0
+    assert "released the lease" in b.log()
