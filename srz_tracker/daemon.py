@@ -92,8 +92,10 @@ def setup_logging(level: int = logging.INFO) -> None:
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # APScheduler logs every run of every job at INFO; its warnings are kept.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # APScheduler logs every run of every job at INFO, SQLAlchemy every statement at INFO
+    # once its logger is enabled (as --verbose would do); their warnings are kept.
+    for noisy in ("apscheduler", "sqlalchemy"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 class _GuardedTransport:

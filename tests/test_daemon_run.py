@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import mailbox
+import signal
 import time
 from collections import Counter
 from pathlib import Path
@@ -184,8 +185,9 @@ def test_without_smtp_the_daemon_fills_the_maildir_and_once_mode_works(
     make_due(db_url, "city-summary-report")
     daemon = daemons(db_url, tmp_path, env, *FAST)
     wait_until(lambda: len(box) == 24, 15, "24 messages in the maildir")
-    daemon.terminate()
+    daemon.proc.send_signal(signal.SIGINT)  # Ctrl-C in a terminal
     assert daemon.wait(10) == 0
+    assert "SIGINT received" in daemon.log() and "srz run stopped" in daemon.log()
 
 
 def test_deploy_files_are_valid() -> None:
