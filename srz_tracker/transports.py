@@ -40,6 +40,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from email import policy as email_policy
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -129,12 +130,44 @@ def _address(address: str, name: str | None) -> Address:
         raise DeliveryError(f"邮件地址无效：{address!r}（{exc}）", permanent=True) from None
 
 
+class _WirePolicy(email_policy.EmailPolicy):
+    """``email.policy.default`` with a fast encoder for non-ASCII headers.
+
+    The default folder re-encodes Chinese text by shrinking each encoded word one
+    character at a time, measuring both encodings of every candidate: about half the
+    time of an SMTP delivery went there. Non-ASCII headers are written instead with the
+    compat32 encoder (``email.header.Header``: RFC 2047 encoded words of at most 75
+    characters, lines folded at 76), addresses one by one with their display name
+    encoded; reading the message (``msg["Subject"]``) is unchanged.
+    """
+
+    def _fold(self, name: str, value: Any, refold_binary: bool = False) -> str:
+        text = str(value)
+        if not hasattr(value, "name") or text.isascii():
+            return super()._fold(name, value, refold_binary)
+        addresses = getattr(value, "addresses", None)
+        if addresses is None:
+            encoded = Header(text, "utf-8", header_name=name).encode(linesep=self.linesep)
+            return f"{name}: {encoded}{self.linesep}"
+        parts = []
+        for a in addresses:
+            if a.display_name and not a.display_name.isascii():
+                words = Header(a.display_name, "utf-8").encode(linesep=self.linesep)
+                parts.append(f"{words} <{a.addr_spec}>")
+            else:
+                parts.append(str(a))
+        return f"{name}: {(',' + self.linesep + ' ').join(parts)}{self.linesep}"
+
+
+_WIRE_POLICY = _WirePolicy()
+
+
 def build_mime(email: OutgoingEmail, from_addr: str, from_name: str) -> EmailMessage:
     """The message every transport sends: multipart/alternative (text/plain, text/html),
     UTF-8 (base64), RFC 2047-encoded Chinese subject and display names, addresses always
     present in From/To/Cc, the caller's Message-ID verbatim. Every header value coming
     from data goes through :func:`sanitize_header`, so data can never add a header."""
-    msg = EmailMessage(policy=email_policy.default)
+    msg = EmailMessage(policy=_WIRE_POLICY)
     msg["From"] = _address(from_addr, from_name)
     msg["To"] = [_address(a, n) for a, n in email.to]
     if email.cc:
