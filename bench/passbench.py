@@ -1,0 +1,155 @@
+"""One process per measurement of passes, so that its peak RSS is the pass's own:
+``python -m bench.passbench MODE URL [...]`` prints one JSON object on stdout.
+
+- ``idle URL N``: a cold pass, then N passes with nothing due (the daemon's usual case);
+- ``due URL``: one pass after ``bench.data.make_due`` (plan + deliver to the null
+  transport);
+- ``smtp URL HOST PORT``: plan, then time the delivery alone to an SMTP server.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from typing import Any
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _settings(url: str, **env: str) -> Any:
+    from srz_tracker.config import load_settings
+
+    maildir = tempfile.mkdtemp(prefix="srz-bench-maildir-")
+    return load_settings(
+        db_url=url, environ={"SRZ_TRANSPORT": "null", "SRZ_MAILDIR": maildir, **env}
+    )
+
+
+def idle(url: str, passes: int) -> dict[str, Any]:
+    from bench.data import BENCH_NOW
+    from bench.explain import capture
+    from srz_tracker import db
+    from srz_tracker.passes import run_pass
+
+    settings = _settings(url)
+    engine = db.make_engine(url)
+    with engine.connect():
+        pass
+    rss_ready = _rss_mb()
+    started = time.perf_counter()
+    with capture(engine) as captured:
+        first = run_pass(engine, settings, BENCH_NOW)
+    cold = time.perf_counter() - started
+    times = []
+    for _ in range(passes):
+        started = time.perf_counter()
+        result = run_pass(engine, settings, BENCH_NOW)
+        times.append(time.perf_counter() - started)
+        if result.planned.tasks or result.delivered.messages:
+            raise SystemExit(f"a pass at the bench instant found work: {result.as_dict()}")
+    engine.dispose()
+    return {
+        "cold_seconds": cold,
+        "median_seconds": statistics.median(times),
+        "min_seconds": min(times),
+        "max_seconds": max(times),
+        "passes": passes,
+        "statements": len(captured.statements),
+        "first_counts": first.as_dict(),
+        "rss_ready_mb": rss_ready,
+        "peak_rss_mb": _rss_mb(),
+    }
+
+
+def due(url: str) -> dict[str, Any]:
+    from bench.data import BENCH_NOW
+    from srz_tracker import db
+    from srz_tracker.passes import run_pass
+
+    settings = _settings(url)
+    engine = db.make_engine(url)
+    with engine.connect():
+        pass
+    rss_ready = _rss_mb()
+    started = time.perf_counter()
+    result = run_pass(engine, settings, BENCH_NOW)
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return {
+        "seconds": seconds,
+        "counts": result.as_dict(),
+        "rss_ready_mb": rss_ready,
+        "peak_rss_mb": _rss_mb(),
+    }
+
+
+def smtp(url: str, host: str, port: int) -> dict[str, Any]:
+    """Plan what is due, then deliver it to the server: the delivery alone is timed."""
+    from bench.data import BENCH_NOW
+    from srz_tracker import db
+    from srz_tracker.delivery import deliver
+    from srz_tracker.outbox import plan_notifications
+    from srz_tracker.passes import default_holder, make_calendar
+    from srz_tracker.render import Renderer
+    from srz_tracker.transports import make_transport
+
+    settings = _settings(
+        url,
+        SRZ_TRANSPORT="smtp",
+        SRZ_SMTP_HOST=host,
+        SRZ_SMTP_PORT=str(port),
+        SRZ_SMTP_SECURITY="none",
+        SRZ_MAIL_FROM="srz-bench@bench.example.org",
+    )
+    engine = db.make_engine(url)
+    with db.write_session(engine) as session:
+        planned = plan_notifications(session, BENCH_NOW, make_calendar(settings))
+    transports: list[Any] = []
+
+    def factory() -> Any:
+        transport = make_transport(settings)
+        transports.append(transport)
+        return transport
+
+    started = time.perf_counter()
+    counts = deliver(
+        engine,
+        BENCH_NOW,
+        factory,
+        Renderer(settings.templates_dir),
+        default_holder(),
+        settings.mail_from,
+    )
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return {
+        "seconds": seconds,
+        "planned_rows": planned.planned,
+        "counts": counts.as_dict(),
+        "messages_per_second": counts.messages / seconds if seconds else 0.0,
+        "connections": sum(getattr(t, "connections_opened", 0) for t in transports),
+    }
+
+
+def main(argv: list[str]) -> None:
+    mode, url, *rest = argv
+    if mode == "idle":
+        out = idle(url, int(rest[0]) if rest else 10)
+    elif mode == "due":
+        out = due(url)
+    elif mode == "smtp":
+        out = smtp(url, rest[0], int(rest[1]))
+    else:
+        raise SystemExit(f"unknown mode {mode!r}")
+    json.dump(out, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
