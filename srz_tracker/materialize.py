@@ -62,10 +62,13 @@ def periods(obligation: Obligation, year: int, plan_year: int) -> Iterator[tuple
 
 
 def is_dual_certified(institution: Institution, on: dt.date) -> bool:
+    """Both certificates valid on ``on``: certified by then and not yet expired."""
     kinds = {
         c.kind
         for c in institution.certifications
-        if c.status == "certified" and (c.expires_on is None or c.expires_on >= on)
+        if c.status == "certified"
+        and (c.certified_on is None or c.certified_on <= on)
+        and (c.expires_on is None or c.expires_on >= on)
     }
     return {"CATL", "CMA"} <= kinds
 

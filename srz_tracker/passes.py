@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, extract, select
 from sqlalchemy.orm import Session
 
 from srz_tracker.config import Settings
@@ -132,14 +132,12 @@ def dry_run(
 
 
 def task_years(engine: Engine) -> list[int]:
-    """Years that have open tasks (for the calendar-coverage warning)."""
+    """Years in which open tasks fall due (for the calendar-coverage warning)."""
     with Session(engine) as session:
-        first, last = session.execute(
-            select(func.min(Task.due_on), func.max(Task.due_on)).where(Task.status == "open")
-        ).one()
-    if first is None or last is None:
-        return []
-    return list(range(first.year, last.year + 1))
+        years = session.scalars(
+            select(extract("year", Task.due_on)).where(Task.status == "open").distinct()
+        ).all()
+    return sorted(int(y) for y in years if y is not None)
 
 
 def calendar_warnings(engine: Engine, settings: Settings) -> list[str]:

@@ -9,7 +9,7 @@ import pytest
 
 from srz_tracker.errors import UsageError
 from srz_tracker.money import parse_amount, parse_share
-from tests.srz_cli_helpers import demo, row_counts, srz, srz_json
+from tests.srz_cli_helpers import row_counts, srz, srz_json
 
 NOW = "2023-11-01T10:00"
 
@@ -54,9 +54,8 @@ def test_bad_shares(text: str) -> None:
 
 
 @pytest.fixture
-def loaded(db_url: str) -> str:
-    demo(db_url)
-    return db_url
+def loaded(demo_db_url: str) -> str:
+    return demo_db_url
 
 
 def test_refusals_exit_2_and_write_nothing(loaded: str) -> None:

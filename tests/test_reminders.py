@@ -508,3 +508,30 @@ def test_weekly_summary_waits_for_the_first_workday(
     assert not [m for m in smtp_server.messages if "工作周报" in m.message["Subject"]]
     run_pass(engine, settings, parse_now("2023-10-07T09:30"), weekly=True)
     assert len([m for m in smtp_server.messages if "工作周报" in m.message["Subject"]]) == 12
+
+
+def test_remind_warns_about_years_the_calendar_does_not_know(
+    loaded: str, smtp_server: SmtpTestServer
+) -> None:
+    from click.testing import CliRunner
+
+    from srz_tracker.cli import cli
+
+    srz(
+        loaded,
+        "plan",
+        "load",
+        "schedules/gx-srz-2023.yaml",
+        "--year",
+        "2099",
+        "--now",
+        "2023-11-01T10:00",
+    )
+    result = CliRunner().invoke(
+        cli,
+        ["--db", loaded, "remind", "--now", "2023-11-02T09:30", "--dry-run"],
+        env=smtp_env(smtp_server),
+    )
+    assert result.exit_code == 0, result.output
+    assert "2099 年的法定节假日安排尚无数据" in result.stderr
+    assert "2023 年" not in result.stderr

@@ -17,6 +17,7 @@ def print_table(
     """``columns``: (key, header) pairs."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     width = max(shutil.get_terminal_size((160, 40)).columns, 100)
     console = Console(width=width, highlight=False, soft_wrap=False)
@@ -24,7 +25,8 @@ def print_table(
     for _key, header in columns:
         table.add_column(header, overflow="fold")
     for row in rows:
-        table.add_row(*[_fmt(row.get(key)) for key, _h in columns])
+        # Cells are text, never rich markup: a note like "培训[bold]" must print as typed.
+        table.add_row(*[Text(_fmt(row.get(key))) for key, _h in columns])
     console.print(table)
 
 
