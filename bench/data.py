@@ -453,17 +453,29 @@ def build(url: str, size: int, now: dt.datetime = BENCH_NOW, seed: int = 6) -> B
     )
 
 
-def make_due(engine: Engine, fraction: float, now: dt.datetime = BENCH_NOW, seed: int = 7) -> int:
-    """Mark ``fraction`` of all tasks (taken among the open ones) as needing a pass now,
-    the way a re-plan or a fresh plan year leaves them; returns how many."""
+def make_due(
+    engine: Engine,
+    fraction: float = 0.0,
+    count: int | None = None,
+    seed: int = 7,
+    exclude: frozenset[int] = frozenset(),
+) -> list[int]:
+    """Mark ``fraction`` of all tasks (or ``count`` tasks), taken among the open ones
+    that still have a step to come and are not in ``exclude``, as needing a pass now, the
+    way a re-plan or a fresh plan year leaves them; returns their ids."""
     with engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(Task)).scalar_one()
         open_ids = list(
-            conn.execute(
-                select(Task.id).where(Task.status == "open", Task.next_step_at.is_not(None))
+            tid
+            for tid in conn.execute(
+                select(Task.id)
+                .where(Task.status == "open", Task.next_step_at > NEEDS_PLANNING)
+                .order_by(Task.id)
             ).scalars()
+            if tid not in exclude
         )
-    want = min(len(open_ids), max(1, round(total * fraction)))
+    wanted = count if count is not None else max(1, round(total * fraction))
+    want = min(len(open_ids), wanted)
     chosen = random.Random(seed).sample(open_ids, want)
     with db.write_session(engine) as session:
         for batch_start in range(0, len(chosen), 5000):
@@ -474,4 +486,4 @@ def make_due(engine: Engine, fraction: float, now: dt.datetime = BENCH_NOW, seed
                 .values(next_step_at=NEEDS_PLANNING)
                 .execution_options(synchronize_session=False)
             )
-    return want
+    return chosen

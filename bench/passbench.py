@@ -33,7 +33,7 @@ def _settings(url: str, **env: str) -> Any:
 
 def idle(url: str, passes: int) -> dict[str, Any]:
     from bench.data import BENCH_NOW
-    from bench.explain import capture
+    from bench.explain import capture, explain
     from srz_tracker import db
     from srz_tracker.passes import run_pass
 
@@ -53,8 +53,10 @@ def idle(url: str, passes: int) -> dict[str, Any]:
         times.append(time.perf_counter() - started)
         if result.planned.tasks or result.delivered.messages:
             raise SystemExit(f"a pass at the bench instant found work: {result.as_dict()}")
+    plans = [p.as_dict() for p in explain(engine, captured)]
     engine.dispose()
     return {
+        "plans": plans,
         "cold_seconds": cold,
         "median_seconds": statistics.median(times),
         "min_seconds": min(times),
@@ -69,6 +71,7 @@ def idle(url: str, passes: int) -> dict[str, Any]:
 
 def due(url: str) -> dict[str, Any]:
     from bench.data import BENCH_NOW
+    from bench.explain import capture, explain
     from srz_tracker import db
     from srz_tracker.passes import run_pass
 
@@ -78,14 +81,18 @@ def due(url: str) -> dict[str, Any]:
         pass
     rss_ready = _rss_mb()
     started = time.perf_counter()
-    result = run_pass(engine, settings, BENCH_NOW)
+    with capture(engine) as captured:
+        result = run_pass(engine, settings, BENCH_NOW)
     seconds = time.perf_counter() - started
+    peak = _rss_mb()
+    plans = [p.as_dict() for p in explain(engine, captured)]
     engine.dispose()
     return {
+        "plans": plans,
         "seconds": seconds,
         "counts": result.as_dict(),
         "rss_ready_mb": rss_ready,
-        "peak_rss_mb": _rss_mb(),
+        "peak_rss_mb": peak,
     }
 
 
