@@ -436,9 +436,12 @@ class Daemon:
             time.sleep(0.02)
         _quiet(lambda: self.scheduler.shutdown(wait=False))
 
+    # Beyond the grace and the SMTP timeouts: database busy waits and the like.
+    hard_stop_slack = 30.0
+
     @property
     def hard_stop_seconds(self) -> float:
-        return self.stop_grace + 3 * self.settings.smtp.timeout_seconds + 30
+        return self.stop_grace + 3 * self.settings.smtp.timeout_seconds + self.hard_stop_slack
 
     def _finish(self) -> int:
         deadline = time.monotonic() + self.hard_stop_seconds
