@@ -268,7 +268,7 @@ def print_report_table(report: dict[str, Any]) -> None:
     from srz_tracker.cli.output import print_table
 
     rows = [summary_cells(r, rich=True) for r in all_rows(report)]
-    print_table(summary_headers(report), rows, title=report["title"])
+    print_table(summary_headers(report), rows, title=report["title"], markup=True)
     click.echo(subtitle(report))
     click.echo(
         "完成率 = 截至统计日已到期任务中已完成的 ÷ 已到期任务；及时率 = 按期完成 ÷ 已完成；"

@@ -91,13 +91,10 @@ def expense_list_command(state: CliState, city: str | None, year: int | None, fm
     if fmt == "json":
         echo_json(rows)
         return
-    from rich.markup import escape
-
     from srz_tracker.cli.output import print_table
 
     for r in rows:
         r["amount_text"] = f"{r['amount_wan']:.2f}"
-        r["note"] = escape(r["note"]) if r["note"] else None  # print_table reads markup
     print_table(
         [
             ("id", "编号"),
@@ -209,11 +206,7 @@ def incident_list_command(state: CliState, city: str | None, year: int | None, f
     if fmt == "json":
         echo_json(rows)
         return
-    from rich.markup import escape
-
     from srz_tracker.cli.output import print_table
 
-    for r in rows:
-        r["note"] = escape(r["note"])  # print_table reads rich markup
     print_table([("id", "编号"), ("occurred_on", "日期"), ("city", "市"), ("note", "情况")], rows)
     click.echo(f"共 {len(rows)} 起")

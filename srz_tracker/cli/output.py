@@ -12,9 +12,13 @@ import click
 
 
 def print_table(
-    columns: Sequence[tuple[str, str]], rows: Sequence[dict[str, Any]], title: str | None = None
+    columns: Sequence[tuple[str, str]],
+    rows: Sequence[dict[str, Any]],
+    title: str | None = None,
+    markup: bool = False,
 ) -> None:
-    """``columns``: (key, header) pairs."""
+    """``columns``: (key, header) pairs. Cells are plain text unless ``markup`` says the
+    caller escaped its data and uses rich markup (colours) on purpose."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -26,7 +30,8 @@ def print_table(
         table.add_column(header, overflow="fold")
     for row in rows:
         # Cells are text, never rich markup: a note like "培训[bold]" must print as typed.
-        table.add_row(*[Text(_fmt(row.get(key))) for key, _h in columns])
+        cells = [_fmt(row.get(key)) for key, _h in columns]
+        table.add_row(*(cells if markup else [Text(c) for c in cells]))
     console.print(table)
 
 
