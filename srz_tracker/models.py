@@ -242,6 +242,8 @@ class TaskOccurrence(Base):
     evidence: Mapped[str | None] = mapped_column(Text)
     no_evidence_reason: Mapped[str | None] = mapped_column(Text)
     recorded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    # Set when a reopen undid this occurrence: kept for the record, no longer counted.
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
     task: Mapped[Task] = relationship(back_populates="occurrences")
 

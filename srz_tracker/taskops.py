@@ -129,7 +129,7 @@ def mark_done(
     }
     if task.done_count >= task.required_count:
         # Sessions may be recorded out of order: the task was done when the last one was.
-        last = max([on, *(o.occurred_on for o in task.occurrences)])
+        last = max([on, *(o.occurred_on for o in task.occurrences if o.revoked_at is None)])
         task.status, task.completed_on, task.completed_by = "done", last, by
         task.next_step_at = None
         cancel_pending(session, task.id)
@@ -147,9 +147,13 @@ def reopen(session: Session, task: Task, now: dt.datetime, by: str) -> bool:
     previous = task.status
     task.status, task.completed_on, task.completed_by, task.updated_at = "open", None, None, now
     task.next_step_at = NEEDS_PLANNING
-    # Reopening a counted task undoes the occurrence that closed it, not the earlier ones.
-    if previous == "done" and task.done_count >= task.required_count:
-        task.done_count = task.required_count - 1
+    # Reopening a done task undoes the occurrence that closed it (kept, marked revoked);
+    # the earlier sessions of a counted task still count.
+    if previous == "done":
+        counted = [o for o in task.occurrences if o.revoked_at is None]
+        if counted:
+            max(counted, key=lambda o: (o.occurred_on, o.id)).revoked_at = now
+        task.done_count = max(len(counted) - 1, 0)
     session.add(
         AuditEvent(
             at=now, actor=by, action="reopen", task_id=task.id, detail={"previous": previous}

@@ -405,6 +405,26 @@ def test_waive_and_reopen(loaded: str) -> None:
     assert (detail["status"], detail["completed_on"], detail["progress"]) == ("open", None, "0/1")
 
 
+def test_reopening_a_counted_task_revokes_the_session_that_closed_it(loaded: str) -> None:
+    ref = str(one(loaded, "key-staff-training", institution=NN_PLAIN)["id"])
+    srz(loaded, "done", ref, "--on", "2023-05-10", "--evidence", "签到表一", "--now", NOW)
+    srz(loaded, "done", ref, "--on", "2023-10-20", "--evidence", "签到表二", "--now", NOW)
+    assert show(loaded, ref)["progress"] == "2/2"
+    srz(loaded, "reopen", ref, "--now", NOW)
+    detail = show(loaded, ref)
+    assert (detail["status"], detail["progress"]) == ("open", "1/2")
+    assert [o["revoked"] for o in detail["occurrences"]] == [False, True]
+    assert "已因重新打开而撤销" in srz(loaded, "show", ref, "--now", NOW).stdout
+    srz(loaded, "done", ref, "--on", "2023-10-25", "--evidence", "签到表三", "--now", NOW)
+    detail = show(loaded, ref)
+    assert (detail["status"], detail["progress"], detail["completed_on"]) == (
+        "done",
+        "2/2",
+        "2023-10-25",
+    )
+    assert [o["revoked"] for o in detail["occurrences"]] == [False, True, False]
+
+
 # --------------------------------------------------------------------------- certification changes
 
 

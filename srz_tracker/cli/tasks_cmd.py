@@ -136,6 +136,7 @@ def show_command(state: CliState, task: str, now_text: str | None, fmt: str) -> 
                         "note": o.note,
                         "evidence": o.evidence,
                         "no_evidence_reason": o.no_evidence_reason,
+                        "revoked": o.revoked_at is not None,
                     }
                     for o in t.occurrences
                 ],
@@ -174,6 +175,7 @@ def show_command(state: CliState, task: str, now_text: str | None, fmt: str) -> 
         parts = [o["on"], o["by"], o["note"]]
         parts.append(f"佐证：{o['evidence']}" if o["evidence"] else None)
         parts.append(f"无佐证原因：{o['no_evidence_reason']}" if o["no_evidence_reason"] else None)
+        parts.append("（已因重新打开而撤销，不计入进度）" if o["revoked"] else None)
         lines.append("  完成记录：" + " ".join(p for p in parts if p))
     for e in row["extensions"]:
         lines.append(f"  延期：{e['from']} → {e['to']}（{e['reason']}）")
