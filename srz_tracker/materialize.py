@@ -96,17 +96,31 @@ def materialize(session: Session, now: dt.datetime, actor: str = "system") -> Ma
             )
         }
         city_names = {cid: name for cid, name in session.execute(select(City.id, City.name))}
+        retired = set(plan.document.get("retired", []))
         for obligation in plan.obligations:
             limited_to = set(obligation.cities or ())
             for subject in subjects.get(obligation.scope, []):
                 if limited_to and city_names.get(subject.city_id or -1) not in limited_to:
                     continue
-                holds = condition_holds(obligation.condition, subject, today)
+                if obligation.key in retired:
+                    holds, why = False, "obligation removed from the plan file"
+                else:
+                    holds = condition_holds(obligation.condition, subject, today)
+                    why = f"condition {obligation.condition} no longer holds"
                 for year in years:
                     for period, due in periods(obligation, year, plan.year):
                         task = existing.get((obligation.id, subject.key, period))
                         result += _reconcile(
-                            session, obligation, subject, period, due, task, holds, now, actor
+                            session,
+                            obligation,
+                            subject,
+                            period,
+                            due,
+                            task,
+                            holds,
+                            now,
+                            actor,
+                            why,
                         )
     return result
 
@@ -121,6 +135,7 @@ def _reconcile(
     holds: bool,
     now: dt.datetime,
     actor: str,
+    why: str = "",
 ) -> MaterializeResult:
     if task is None:
         if not holds:
@@ -154,7 +169,7 @@ def _reconcile(
                 actor=actor,
                 action="not_applicable",
                 task_id=task.id,
-                detail={"reason": f"condition {obligation.condition} no longer holds"},
+                detail={"reason": why},
             )
         )
         from srz_tracker.taskops import cancel_pending

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from srz_tracker.materialize import MaterializeResult, materialize
 from srz_tracker.models import AuditEvent, City, CityTarget, Obligation, Plan
@@ -105,6 +106,10 @@ def store_plan(
         else:
             for name, value in fields.items():
                 setattr(row, name, value)
+    # Obligations the file no longer has keep their history; their open tasks close.
+    document["retired"] = sorted(set(existing) - {ob.key for ob in spec.obligations})
+    plan.document = document
+    flag_modified(plan, "document")  # the same dict may have been flushed already
     session.flush()
     session.add(
         AuditEvent(

@@ -354,3 +354,22 @@ def test_empty_and_skeleton_files(tmp_path: Path) -> None:
     result = srz(None, "plan", "check", str(path), code=2)
     assert "缺少必填项 'obligations'" in result.stderr
     assert "缺少必填项 'performance_table'" in result.stderr
+
+
+def test_an_obligation_removed_from_the_file_closes_its_open_tasks(
+    demo_db_url: str, tmp_path: Path
+) -> None:
+    text = BUNDLED_PLAN.read_text(encoding="utf-8")
+    start = text.index("  - id: skills-drill")
+    end = text.index("  - id: certification-application")
+    edited = tmp_path / "plan.yaml"
+    edited.write_text(text[:start] + text[end:], encoding="utf-8")
+    srz(demo_db_url, "plan", "load", str(edited), "--now", "2023-11-02T10:00")
+    drills = srz_json(demo_db_url, "tasks", "--obligation", "skills-drill")
+    assert len(drills) == 12 and {t["status"] for t in drills} == {"not_applicable"}
+    log = srz_json(demo_db_url, "log", "--task", str(drills[0]["id"]))
+    assert log[-1]["detail"]["reason"] == "obligation removed from the plan file"
+    # Loading the full file again brings them back.
+    srz(demo_db_url, "plan", "load", str(BUNDLED_PLAN), "--now", "2023-11-03T10:00")
+    drills = srz_json(demo_db_url, "tasks", "--obligation", "skills-drill")
+    assert {t["status"] for t in drills} == {"open"}
