@@ -201,19 +201,40 @@ def commands(
         tw["overdue_count"] = taskwarrior.overdue_count()
         tw["overdue_count_city"] = taskwarrior.overdue_count(built.city_name)
         tw_ids = taskwarrior.pending_ids(args.runs + 1)
+        # The same data once more, for Taskwarrior's default rc.gc=on (IDs renumber after
+        # every change there, so `task 1 done` closes another task each time).
+        gc_on = taskwarrior.clone(twdir / "gc-on", gc=True)
         twenv, twcwd = taskwarrior.env, twdir
         cmds["tw_done"] = (lambda r: ["task", str(tw_ids[r]), "done"], twenv, twcwd)
         cmds["tw_overdue"] = (["task", "overdue"], twenv, twcwd)
         cmds["tw_overdue_city"] = (["task", f"project:{built.city_name}", "overdue"], twenv, twcwd)
+        cmds["tw_gc_done"] = (["task", "1", "done"], gc_on.env, gc_on.dir)
+        cmds["tw_gc_overdue"] = (["task", "overdue"], gc_on.env, gc_on.dir)
     elif tw_version:
         tw["skipped"] = "--no-taskwarrior" if args.no_taskwarrior else "size over --taskwarrior-max"
     timed = clibench.time_rounds(cmds, args.runs, warmup=1)
     cli = {name: t.as_dict() for name, t in timed.items() if not name.startswith("tw_")}
     cli["overdue_city"]["items"] = clibench.json_count(timed["overdue_city"].outputs[0])
     cli["overdue_all"]["items"] = clibench.json_count(timed["overdue_all"].outputs[0])
+    cli["done"]["minus_baseline_paired"] = clibench.paired(
+        timed["done"], timed["baseline"], lambda x, y: x - y
+    )
     for name, t in timed.items():
         if name.startswith("tw_"):
             tw[name[3:]] = t.as_dict()
+    pairs = {
+        "done": ("done", "tw_done"),
+        "overdue_city_vs_overdue": ("overdue_city", "tw_overdue"),
+        "overdue_city_vs_overdue_city": ("overdue_city", "tw_overdue_city"),
+        "overdue_all_vs_overdue": ("overdue_all", "tw_overdue"),
+        "gc_done": ("done", "tw_gc_done"),
+        "gc_overdue": ("overdue_city", "tw_gc_overdue"),
+    }
+    tw["paired_ratios"] = {
+        key: clibench.paired(timed[ours], timed[theirs], lambda x, y: x / y)
+        for key, (ours, theirs) in pairs.items()
+        if theirs in timed
+    }
     if twdir is not None:
         shutil.rmtree(twdir, ignore_errors=True)
     return cli, tw

@@ -40,7 +40,14 @@ class Timed:
             "min_seconds": min(self.times),
             "max_seconds": max(self.times),
             "runs": len(self.times),
+            "times": [round(t, 4) for t in self.times],
         }
+
+
+def paired(a: Timed, b: Timed, op: Callable[[float, float], float]) -> float:
+    """Median over rounds of ``op(a_i, b_i)``: both ran in the same round, so a busy
+    moment of the machine weighs on both sides of each pair."""
+    return statistics.median(op(x, y) for x, y in zip(a.times, b.times, strict=True))
 
 
 # A command is a fixed argv or a function of the run number (srz done closes a new task

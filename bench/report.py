@@ -25,8 +25,11 @@ def _row(
     target: str = "",
     met: bool | None = None,
     note: str = "",
+    paired_ratio: float | None = None,
 ) -> dict[str, Any]:
     ratio = ours / tw if isinstance(tw, float) and tw and ours is not None else None
+    if paired_ratio is not None:
+        ratio = paired_ratio
     return {
         "backend": r["backend"],
         "size": r["size"],
@@ -145,56 +148,68 @@ def rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             )
         )
         done = cli["done"]["median_seconds"]
-        tw_done = _tw(r, "done")
-        out.append(
-            _row(
-                r,
-                "srz done ID  |  task ID done",
-                done,
-                "s",
-                tw_done,
-                target=f"<= {DONE_RATIO:g}x Taskwarrior",
-                met=(done / tw_done <= DONE_RATIO) if isinstance(tw_done, float) else None,
-            )
-        )
         overdue = cli["overdue_city"]["median_seconds"]
-        tw_overdue = _tw(r, "overdue")
-        out.append(
-            _row(
-                r,
-                "srz tasks --status overdue --city C --format json  |  task overdue",
+        ratios = tw.get("paired_ratios", {})
+
+        def vs(
+            figure: str,
+            ours: float,
+            name: str,
+            ratio_key: str,
+            limit: float | None = None,
+            note: str = "",
+            r: dict[str, Any] = r,
+            ratios: dict[str, float] = ratios,
+        ) -> None:
+            theirs = _tw(r, name)
+            ratio = ratios.get(ratio_key) if isinstance(theirs, float) else None
+            out.append(
+                _row(
+                    r,
+                    figure,
+                    ours,
+                    "s",
+                    theirs,
+                    target=f"<= {limit:g}x Taskwarrior" if limit else "",
+                    met=(ratio <= limit) if limit and ratio is not None else None,
+                    note=note,
+                    paired_ratio=ratio,
+                )
+            )
+
+        vs("srz done ID  |  task ID done", done, "done", "done", DONE_RATIO)
+        vs(
+            "srz tasks --status overdue --city C --format json  |  task overdue",
+            overdue,
+            "overdue",
+            "overdue_city_vs_overdue",
+            OVERDUE_RATIO,
+            note=f"{cli['overdue_city']['items']} tasks listed; Taskwarrior lists "
+            f"{tw.get('overdue_count', '?')} (all cities)",
+        )
+        vs(
+            "srz tasks --status overdue --city C --format json  |  task project:C overdue",
+            overdue,
+            "overdue_city",
+            "overdue_city_vs_overdue_city",
+            note=f"same tasks: {cli['overdue_city']['items']} | "
+            f"{tw.get('overdue_count_city', '?')}",
+        )
+        vs(
+            "srz tasks --status overdue --format json  |  task overdue",
+            cli["overdue_all"]["median_seconds"],
+            "overdue",
+            "overdue_all_vs_overdue",
+            note=f"same tasks: {cli['overdue_all']['items']} | {tw.get('overdue_count', '?')}",
+        )
+        if "gc_done" in tw:
+            vs("srz done ID  |  task ID done, with rc.gc=on", done, "gc_done", "gc_done")
+            vs(
+                "srz tasks --status overdue --city C ...  |  task overdue, with rc.gc=on",
                 overdue,
-                "s",
-                tw_overdue,
-                target=f"<= {OVERDUE_RATIO:g}x Taskwarrior",
-                met=(overdue / tw_overdue <= OVERDUE_RATIO)
-                if isinstance(tw_overdue, float)
-                else None,
-                note=f"{cli['overdue_city']['items']} tasks listed; Taskwarrior lists "
-                f"{tw.get('overdue_count', '?')} (all cities)",
+                "gc_overdue",
+                "gc_overdue",
             )
-        )
-        out.append(
-            _row(
-                r,
-                "srz tasks --status overdue --city C --format json  |  task project:C overdue",
-                overdue,
-                "s",
-                _tw(r, "overdue_city"),
-                note=f"same tasks: {cli['overdue_city']['items']} | "
-                f"{tw.get('overdue_count_city', '?')}",
-            )
-        )
-        out.append(
-            _row(
-                r,
-                "srz tasks --status overdue --format json  |  task overdue",
-                cli["overdue_all"]["median_seconds"],
-                "s",
-                tw_overdue,
-                note=f"same tasks: {cli['overdue_all']['items']} | {tw.get('overdue_count', '?')}",
-            )
-        )
         help_s = cli["help"]["median_seconds"]
         out.append(
             _row(
@@ -208,7 +223,7 @@ def rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         )
         baseline = cli["baseline"]["median_seconds"]
         out.append(_row(r, 'python -c "import sqlalchemy.orm, click"', baseline, "s"))
-        over = done - baseline
+        over = cli["done"].get("minus_baseline_paired", done - baseline)
         out.append(
             _row(
                 r,
@@ -217,6 +232,7 @@ def rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "s",
                 target=f"<= {DONE_OVER_BASELINE:g} s",
                 met=over <= DONE_OVER_BASELINE,
+                note="median over rounds of (srz done - baseline) in the same round",
             )
         )
     return out

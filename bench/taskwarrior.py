@@ -29,7 +29,7 @@ NAMESPACE = uuid.UUID("6d1f6a52-7c1e-4d55-9a0e-5b9d5d2c0b61")
 RC = """data.location={data}
 confirmation=off
 hooks=off
-gc=off
+gc={gc}
 recurrence=off
 detection=off
 color=off
@@ -59,12 +59,12 @@ def _day_end(day: dt.date) -> dt.datetime:
 
 
 class Taskwarrior:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, gc: bool = False) -> None:
         self.dir = workdir
         self.data = workdir / "taskdata"
         self.data.mkdir(parents=True, exist_ok=True)
         self.rc = workdir / "taskrc"
-        self.rc.write_text(RC.format(data=self.data))
+        self.rc.write_text(RC.format(data=self.data, gc="on" if gc else "off"))
         self.env = {**os.environ, "TASKRC": str(self.rc), "TASKDATA": str(self.data)}
         self.shift = dt.date.today() - BENCH_NOW.astimezone(TZ).date()
 
@@ -115,6 +115,12 @@ class Taskwarrior:
             fh.write("]\n")
         engine.dispose()
         return n
+
+    def clone(self, workdir: Path, gc: bool) -> Taskwarrior:
+        """The same task data in another directory, with another rc.gc."""
+        workdir.mkdir(parents=True)
+        shutil.copytree(self.data, workdir / "taskdata")
+        return Taskwarrior(workdir, gc=gc)
 
     def import_file(self, path: Path) -> float:
         started = time.perf_counter()
