@@ -216,9 +216,10 @@ def commands(
     cli = {name: t.as_dict() for name, t in timed.items() if not name.startswith("tw_")}
     cli["overdue_city"]["items"] = clibench.json_count(timed["overdue_city"].outputs[0])
     cli["overdue_all"]["items"] = clibench.json_count(timed["overdue_all"].outputs[0])
-    cli["done"]["minus_baseline_paired"] = clibench.paired(
-        timed["done"], timed["baseline"], lambda x, y: x - y
-    )
+    for name in ("done", "overdue_city", "overdue_all"):
+        cli[name]["minus_baseline_paired"] = clibench.paired(
+            timed[name], timed["baseline"], lambda x, y: x - y
+        )
     for name, t in timed.items():
         if name.startswith("tw_"):
             tw[name[3:]] = t.as_dict()

@@ -223,6 +223,16 @@ def rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         )
         baseline = cli["baseline"]["median_seconds"]
         out.append(_row(r, 'python -c "import sqlalchemy.orm, click"', baseline, "s"))
+        if "minus_baseline_paired" in cli["overdue_city"]:
+            out.append(
+                _row(
+                    r,
+                    "srz tasks --status overdue --city C ... minus that baseline",
+                    cli["overdue_city"]["minus_baseline_paired"],
+                    "s",
+                    note="what the listing costs beyond starting Python with SQLAlchemy",
+                )
+            )
         over = cli["done"].get("minus_baseline_paired", done - baseline)
         out.append(
             _row(
