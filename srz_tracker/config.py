@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -15,7 +16,18 @@ from typing import Any
 
 from srz_tracker.errors import ConfigError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+def _resources_root() -> Path:
+    """Where ``email_templates/`` and ``schedules/`` are: next to the package in a source
+    checkout (or an editable install), else under ``<prefix>/share/srz-tracker`` where a
+    regular install puts them (pyproject's data-files)."""
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "email_templates").is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "srz-tracker"
+
+
+PROJECT_ROOT = _resources_root()
 
 
 def default_data_dir() -> Path:
