@@ -15,10 +15,19 @@ import statistics
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 
 def _rss_mb() -> float:
+    """Peak RSS of this process image. Not ru_maxrss: Linux carries the parent's peak
+    over fork and exec into it, so a child of a big process would report the parent's."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
