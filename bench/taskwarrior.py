@@ -76,45 +76,62 @@ class Taskwarrior:
             raise RuntimeError(f"task {' '.join(args)} exited {out.returncode}: {out.stderr}")
         return out
 
-    def export(self, url: str, path: Path) -> int:
-        """Our tasks as Taskwarrior JSON (one array), streamed from the database."""
+    def export(self, url: str, directory: Path, per_file: int = 100_000) -> list[Path]:
+        """Our tasks as Taskwarrior JSON arrays of ``per_file`` tasks each (one array of a
+        million makes ``task import`` fail to parse), streamed from the database."""
         engine = db.make_engine(url)
+        files: list[Path] = []
+        fh = None
         n = 0
-        with engine.connect() as conn, path.open("w", encoding="utf-8") as fh:
-            titles = dict(conn.execute(select(Obligation.id, Obligation.title)).all())
-            cities = dict(conn.execute(select(City.id, City.name)).all())
-            insts = dict(conn.execute(select(Institution.id, Institution.name)).all())
-            fh.write("[\n")
-            rows = conn.execution_options(yield_per=10_000).execute(
-                select(
-                    Task.id,
-                    Task.obligation_id,
-                    Task.city_id,
-                    Task.institution_id,
-                    Task.period,
-                    Task.due_on,
-                    Task.status,
-                    Task.completed_on,
-                    Task.created_at,
+        try:
+            with engine.connect() as conn:
+                titles = dict(conn.execute(select(Obligation.id, Obligation.title)).all())
+                cities = dict(conn.execute(select(City.id, City.name)).all())
+                insts = dict(conn.execute(select(Institution.id, Institution.name)).all())
+                rows = conn.execution_options(yield_per=10_000).execute(
+                    select(
+                        Task.id,
+                        Task.obligation_id,
+                        Task.city_id,
+                        Task.institution_id,
+                        Task.period,
+                        Task.due_on,
+                        Task.status,
+                        Task.completed_on,
+                        Task.created_at,
+                    ).order_by(Task.id)
                 )
-            )
-            for tid, ob, city, inst, period, due, status, completed, created in rows:
-                subject = insts.get(inst) or cities.get(city) or "自治区"
-                item: dict[str, Any] = {
-                    "uuid": str(uuid.uuid5(NAMESPACE, f"task-{tid}")),
-                    "description": f"{titles[ob]}（{subject} {period}）",
-                    "project": cities.get(city, "自治区"),
-                    "entry": _stamp(created - self.shift),
-                    "due": _stamp(_day_end(due + self.shift)),
-                    "status": {"open": "pending", "done": "completed"}.get(status, "deleted"),
-                }
-                if status != "open":
-                    item["end"] = _stamp(_day_end((completed or due) + self.shift))
-                fh.write(("," if n else "") + json.dumps(item, ensure_ascii=False) + "\n")
-                n += 1
-            fh.write("]\n")
-        engine.dispose()
-        return n
+                for tid, ob, city, inst, period, due, status, completed, created in rows:
+                    if n % per_file == 0:
+                        if fh is not None:
+                            fh.write("]\n")
+                            fh.close()
+                        files.append(directory / f"tasks-{len(files):03d}.json")
+                        fh = files[-1].open("w", encoding="utf-8")
+                        fh.write("[\n")
+                        first = True
+                    subject = insts.get(inst) or cities.get(city) or "自治区"
+                    item: dict[str, Any] = {
+                        "uuid": str(uuid.uuid5(NAMESPACE, f"task-{tid}")),
+                        "description": f"{titles[ob]}（{subject} {period}）",
+                        "project": cities.get(city, "自治区"),
+                        "entry": _stamp(created - self.shift),
+                        "due": _stamp(_day_end(due + self.shift)),
+                        "status": {"open": "pending", "done": "completed"}.get(status, "deleted"),
+                    }
+                    if status != "open":
+                        item["end"] = _stamp(_day_end((completed or due) + self.shift))
+                    assert fh is not None
+                    fh.write(("" if first else ",") + json.dumps(item, ensure_ascii=False) + "\n")
+                    first = False
+                    n += 1
+        finally:
+            if fh is not None:
+                fh.write("]\n")
+                fh.close()
+            engine.dispose()
+        self.exported = n
+        return files
 
     def clone(self, workdir: Path, gc: bool) -> Taskwarrior:
         """The same task data in another directory, with another rc.gc."""
@@ -122,9 +139,10 @@ class Taskwarrior:
         shutil.copytree(self.data, workdir / "taskdata")
         return Taskwarrior(workdir, gc=gc)
 
-    def import_file(self, path: Path) -> float:
+    def import_files(self, paths: list[Path]) -> float:
         started = time.perf_counter()
-        self.run("import", str(path))
+        for path in paths:
+            self.run("import", str(path))
         return time.perf_counter() - started
 
     def pending_ids(self, count: int) -> list[int]:
