@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     from bench.taskwarrior import version
 
-    tw_version = None if args.no_taskwarrior else version()
+    tw_version = version()
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="srz-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
