@@ -61,6 +61,7 @@ class Settings:
     transport: str | None = None  # smtp | maildir | console; None: smtp if host else maildir
     send_hour: int | None = None  # overrides the plan's hour when set
     interval_seconds: int = 900
+    weekly_summary: bool = True  # the daemon sends each city's weekly summary
     holidays: frozenset[dt.date] = frozenset()
     workdays: frozenset[dt.date] = frozenset()
     templates_dir: Path = PROJECT_ROOT / "email_templates"
@@ -86,6 +87,7 @@ class Settings:
             "maildir": str(self.maildir),
             "send_hour": self.send_hour,
             "interval_seconds": self.interval_seconds,
+            "weekly_summary": self.weekly_summary,
             "holiday_overrides": len(self.holidays),
             "workday_overrides": len(self.workdays),
         }
@@ -121,6 +123,17 @@ def _parse_date_list(values: Any, where: str) -> frozenset[dt.date]:
     return frozenset(out)
 
 
+def _parse_bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} 应为 true 或 false，而不是 {value!r}")
+
+
 _KNOWN_TOP = {
     "database_url",
     "maildir",
@@ -129,6 +142,7 @@ _KNOWN_TOP = {
     "transport",
     "send_hour",
     "interval_seconds",
+    "weekly_summary",
     "templates_dir",
     "smtp",
     "calendar",
@@ -225,6 +239,9 @@ def load_settings(
         transport=transport,
         send_hour=send_hour,
         interval_seconds=int(data.get("interval_seconds", 900)),
+        weekly_summary=_parse_bool(
+            pick("SRZ_WEEKLY_SUMMARY", data.get("weekly_summary", True)), "weekly_summary"
+        ),
         holidays=_parse_date_list(cal.get("holidays"), f"{where}: calendar.holidays"),
         workdays=_parse_date_list(cal.get("workdays"), f"{where}: calendar.workdays"),
         templates_dir=Path(data.get("templates_dir", PROJECT_ROOT / "email_templates")),

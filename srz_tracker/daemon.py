@@ -295,7 +295,8 @@ class Daemon:
                 transport_factory=lambda: _GuardedTransport(self.transport_factory(), self._guard),
                 holder=self.holder,
                 calendar=self.calendar,
-                weekly=True,  # the week's summaries go out from the first workday's pass
+                # the week's summaries go out from the first workday's pass
+                weekly=self.settings.weekly_summary,
             )
         except PassAborted as exc:
             log.warning("pass aborted: %s", exc)

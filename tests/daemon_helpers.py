@@ -202,6 +202,8 @@ def srz_env(tmp_path: Path, smtp: Any | None = None, **extra: str) -> dict[str, 
     env.update(
         {
             "SRZ_SEND_HOUR": "0",
+            # These tests count reminder emails; the weekly summary has its own test.
+            "SRZ_WEEKLY_SUMMARY": "0",
             "SRZ_MAILDIR": str(tmp_path / "maildir"),
             "SRZ_MAIL_FROM": MAIL_FROM,
             "XDG_DATA_HOME": str(tmp_path / "data"),

@@ -11,16 +11,20 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from email.header import decode_header, make_header
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from srz_tracker.workdays import WorkdayCalendar
 from tests import daemon_helpers
 from tests.daemon_helpers import (
     MuteSmtpServer,
     SlowSmtpServer,
     expire_backoff,
     lease,
+    local_today,
     make_due,
     notifications,
     prepare_database,
@@ -190,6 +194,29 @@ def test_without_smtp_the_daemon_fills_the_maildir_and_once_mode_works(
     daemon.proc.send_signal(signal.SIGINT)  # Ctrl-C in a terminal
     assert daemon.wait(10) == 0
     assert "SIGINT received" in daemon.log() and "srz run stopped" in daemon.log()
+
+
+def test_the_daemon_sends_the_weekly_summary_once_a_week(
+    db_url: str, tmp_path: Path, daemons
+) -> None:
+    """With weekly summaries on (the default), the week's summary reaches each city contact
+    once, however many passes run; the daemon plans it, nobody has to ask."""
+    prepare_database(db_url)
+    env = {**srz_env(tmp_path), "SRZ_WEEKLY_SUMMARY": "1"}
+    box = mailbox.Maildir(tmp_path / "maildir", create=True)
+
+    def weekly() -> list[Any]:
+        return [m for m in box if "工作周报" in str(make_header(decode_header(m["Subject"])))]
+
+    for _ in range(2):
+        result = srz_run(db_url, env, tmp_path, "run", "--once", "--interval", "60")
+        assert result.returncode == 0, result.stderr
+    today = local_today()
+    first_workday = WorkdayCalendar().first_workday_of_week(today)
+    expected = 12 if today >= first_workday else 0
+    assert len(weekly()) == expected
+    addresses = sorted(m["To"] for m in weekly())
+    assert len(set(addresses)) == expected
 
 
 def test_deploy_files_are_valid() -> None:

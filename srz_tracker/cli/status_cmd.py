@@ -36,6 +36,7 @@ _CONFIG = {
     "maildir": "本地邮件目录",
     "send_hour": "发送时刻（时）",
     "interval_seconds": "执行间隔（秒）",
+    "weekly_summary": "发送工作周报",
     "holiday_overrides": "节假日覆盖（天）",
     "workday_overrides": "调休上班覆盖（天）",
 }
@@ -43,6 +44,7 @@ _COUNTS = {
     "tasks": "到期任务",
     "planned": "安排",
     "skipped": "跳过",
+    "weekly": "周报",
     "messages": "邮件",
     "sent": "已发送",
     "failed": "失败",
