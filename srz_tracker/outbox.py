@@ -28,6 +28,7 @@ from srz_tracker.workdays import WorkdayCalendar
 log = logging.getLogger(__name__)
 
 BATCH = 500
+INSERT_ROWS = 2000  # outbox rows per multi-row INSERT
 
 
 @dataclass
@@ -199,6 +200,11 @@ def plan_notifications(
                     counts.no_recipients += 1
                 values += rows
             task.next_step_at = decision.next_at
+            if len(values) >= INSERT_ROWS:
+                # A task overdue for years brings a skipped row per missed escalation and
+                # recipient: a page of them must not be held in memory all at once.
+                session.execute(insert(Notification), values)
+                values = []
         session.flush()
         if values:
             session.execute(insert(Notification), values)
