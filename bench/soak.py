@@ -119,6 +119,7 @@ class Daemons:
     lease: float
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     kills: int = 0
+    kills_delivering: int = 0
 
     def start(self) -> None:
         log = (self.workdir / f"daemon-{len(self.procs)}.log").open("wb")
@@ -165,7 +166,7 @@ class Settings:
     outage_seconds: float = 4.0
     p_451: float = 0.15
     p_drop: float = 0.03
-    data_delay: float = 0.02
+    data_delay: float = 0.05
     rejected: int = 3
     done_every: float = 0.4
     interval: float = 0.5
@@ -214,6 +215,8 @@ def run_soak(url: str, s: Settings, workdir: Path, log: Any = print) -> dict[str
         open_ids = list(
             conn.execute(select(Task.id).where(Task.status == "open").order_by(Task.id)).scalars()
         )
+        # The built history (sent long ago) is not the soak's business.
+        history = conn.execute(select(func.max(Notification.id))).scalar() or 0
     rejected = {e.lower() for e in rng.sample(inst_emails, min(s.rejected, len(inst_emails)))}
 
     server = ChaosServer(s.seed)
@@ -268,10 +271,12 @@ def run_soak(url: str, s: Settings, workdir: Path, log: Any = print) -> dict[str
     span = max(1.0, chaos_end - time.monotonic())
     t0 = time.monotonic()
     events: list[tuple[float, str]] = []
-    for i in range(s.waves):
-        events.append((t0 + span * i / s.waves, "wave"))
-    for _ in range(s.kills):
-        events.append((t0 + span * rng.uniform(0.1, 0.9), "kill"))
+    wave_times = [t0 + span * i / s.waves for i in range(s.waves)]
+    events += [(at, "wave") for at in wave_times]
+    # Kills soon after a wave, while the daemon is delivering it (slow DATA answers make
+    # each message take a while): most land in the middle of an SMTP transaction.
+    for at in rng.sample(wave_times, min(s.kills, len(wave_times))):
+        events.append((at + rng.uniform(0.5, 2.0), "kill"))
     outage_at = t0 + span * rng.uniform(0.3, 0.6)
     events.append((outage_at, "down"))
     events.append((outage_at + s.outage_seconds, "up"))
@@ -294,7 +299,17 @@ def run_soak(url: str, s: Settings, workdir: Path, log: Any = print) -> dict[str
             log(f"soak: wave {waves}: {len(ids)} tasks due")
         elif what == "kill":
             daemons.kill_and_restart()
-            log(f"soak: daemon killed (SIGKILL) and restarted ({daemons.kills})")
+            with engine.connect() as conn:  # claimed and not marked: it died delivering
+                claimed = conn.execute(
+                    select(func.count())
+                    .select_from(Notification)
+                    .where(Notification.status == "sending")
+                ).scalar_one()
+            daemons.kills_delivering += bool(claimed)
+            log(
+                f"soak: daemon killed (SIGKILL) and restarted ({daemons.kills}); "
+                f"{claimed} row(s) left 'sending'"
+            )
         elif what == "down":
             server.stop()
             server.outages += 1
@@ -319,7 +334,9 @@ def run_soak(url: str, s: Settings, workdir: Path, log: Any = print) -> dict[str
             break
     code = daemons.stop()
     logs = daemons.logs()
-    summary = _summarize(engine, server, rejected, daemons, done_results, done_errors, logs)
+    summary = _summarize(
+        engine, server, rejected, daemons, done_results, done_errors, logs, history
+    )
     summary.update(
         {
             "tasks": built.tasks,
@@ -344,6 +361,7 @@ def _summarize(
     done_results: Counter[str],
     done_errors: list[str],
     logs: str,
+    history: int,
 ) -> dict[str, Any]:
     received: Counter[tuple[str, str]] = Counter()
     messages_by_id: Counter[str] = Counter()
@@ -360,7 +378,7 @@ def _summarize(
                 Notification.status,
                 Notification.recipient_email,
                 Notification.message_id,
-            ).where(Notification.status != "skipped")
+            ).where(Notification.status != "skipped", Notification.id > history)
         ).all()
     planned = [r for r in rows if r.kind != "delivery_failure"]
     notices = [r for r in rows if r.kind == "delivery_failure"]
@@ -396,6 +414,7 @@ def _summarize(
         "duplicates_after_dropped_connection": len(dup_messages & dropped),
         "duplicates_after_kill": len(unexplained),
         "kills": daemons.kills,
+        "kills_while_delivering": daemons.kills_delivering,
         "dropped_connections": len(dropped),
         "answered_451": server.answered_451,
         "outages": server.outages,
@@ -440,7 +459,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines = [
         f"soak on {summary['backend']}: {summary['seconds']} s, {summary['tasks']} tasks, "
         f"{summary['waves']} waves ({summary['tasks_made_due']} tasks made due)",
-        f"  faults: {summary['kills']} SIGKILL restarts, {summary['outages']} outage(s), "
+        f"  faults: {summary['kills']} SIGKILL restarts ({summary['kills_while_delivering']} "
+        f"while delivering), {summary['outages']} outage(s), "
         f"{summary['answered_451']} x 451, {summary['dropped_connections']} dropped after "
         f"DATA, 550 for {len(summary['rejected_recipients'])} recipients",
         f"  srz done racing: {summary['srz_done']}",
