@@ -59,7 +59,7 @@ def make_engine(url: str) -> Engine:
         normalized = _normalize_url(url)
         parsed = make_url(normalized)
     except Exception as exc:
-        raise ConfigError(f"invalid database URL {url!r}: {exc}") from None
+        raise ConfigError(f"无效的数据库 URL：{exc}") from None
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
@@ -74,7 +74,7 @@ def make_engine(url: str) -> Engine:
             connect_args={"connect_timeout": 10},
         )
     raise ConfigError(
-        f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql"
+        f"不支持的数据库类型 {parsed.get_backend_name()!r}：请使用 sqlite 或 postgresql"
     )
 
 

@@ -12,11 +12,18 @@ SCHEMA_HEAD = "0002"
 
 
 def require_current(engine: Engine) -> None:
+    """Refuse to work on a database that is unreachable, empty or of another version."""
     try:
-        with engine.connect() as conn:
+        conn = engine.connect()
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        url = engine.url.render_as_string(hide_password=True)
+        raise ConfigError(f"无法连接数据库 {url}：{reason}") from None
+    with conn:
+        try:
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except SQLAlchemyError:
-        version = None
+        except SQLAlchemyError:
+            version = None
     if version is None:
         raise ConfigError("数据库尚未初始化：请先运行 srz init")
     if version != SCHEMA_HEAD:

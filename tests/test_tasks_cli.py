@@ -596,3 +596,10 @@ def test_marking_a_task_locks_it_until_commit(loaded: str) -> None:
         resolve_task(reader, str(task_id))
         with Session(engine) as second:
             assert second.get(Task, task_id, with_for_update={"nowait": True}) is not None
+
+
+def test_unreachable_or_unknown_database_is_a_clear_error() -> None:
+    result = srz("postgresql://srz:secret@127.0.0.1:1/srz", "tasks", code=2)
+    assert "无法连接数据库" in result.stderr and "secret" not in result.stderr
+    result = srz("nonsense://x", "tasks", code=2)
+    assert "不支持的数据库类型" in result.stderr
