@@ -187,11 +187,9 @@ def commands(
         ),
     }
     tw: dict[str, Any] = {"version": tw_version}
-    twdir = None
     if tw_version and not args.no_taskwarrior and size_ok(built.size, args.taskwarrior_max):
         try:
-            twdir = Path(tempfile.mkdtemp(prefix="tw-", dir=workdir))
-            cmds.update(_taskwarrior(url, built, args, twdir, tw))
+            cmds.update(_taskwarrior(url, built, args, workdir, tw))
         except Exception as exc:  # Taskwarrior's trouble must not cost the other figures
             log(f"taskwarrior failed: {exc}")
             tw["skipped"] = f"failed: {str(exc)[:300]}"
@@ -221,30 +219,38 @@ def commands(
         for key, (ours, theirs) in pairs.items()
         if theirs in timed
     }
-    if twdir is not None:
-        shutil.rmtree(twdir, ignore_errors=True)
     return cli, tw
 
 
+# Taskwarrior's copy of the tasks of a size: the data is the same on every backend, so
+# it is imported once per size (importing a million tasks takes minutes).
+_TW_DATA: dict[int, tuple[Any, Any, dict[str, Any]]] = {}
+
+
 def _taskwarrior(
-    url: str, built: Any, args: argparse.Namespace, twdir: Path, tw: dict[str, Any]
+    url: str, built: Any, args: argparse.Namespace, workdir: Path, tw: dict[str, Any]
 ) -> dict[str, Any]:
     from bench.taskwarrior import Taskwarrior
 
-    taskwarrior = Taskwarrior(twdir)
-    files = taskwarrior.export(url, twdir)
-    tw["exported"] = taskwarrior.exported
-    log(f"taskwarrior: importing {tw['exported']:,} tasks")
-    tw["import_seconds"] = taskwarrior.import_files(files)
-    for f in files:
-        f.unlink()
-    tw["overdue_count"] = taskwarrior.overdue_count()
-    tw["overdue_count_city"] = taskwarrior.overdue_count(built.city_name)
-    tw_ids = taskwarrior.pending_ids(args.runs + 1)
-    # The same data once more, for Taskwarrior's default rc.gc=on (IDs renumber after
-    # every change there, so `task 1 done` closes another task each time).
-    gc_on = taskwarrior.clone(twdir / "gc-on", gc=True)
-    env, cwd = taskwarrior.env, twdir
+    if built.size not in _TW_DATA:
+        twdir = Path(tempfile.mkdtemp(prefix="tw-", dir=workdir))
+        taskwarrior = Taskwarrior(twdir)
+        files = taskwarrior.export(url, twdir)
+        facts: dict[str, Any] = {"exported": taskwarrior.exported}
+        log(f"taskwarrior: importing {taskwarrior.exported:,} tasks")
+        facts["import_seconds"] = taskwarrior.import_files(files)
+        for f in files:
+            f.unlink()
+        facts["overdue_count"] = taskwarrior.overdue_count()
+        facts["overdue_count_city"] = taskwarrior.overdue_count(built.city_name)
+        # The same data once more, for Taskwarrior's default rc.gc=on (IDs renumber after
+        # every change there, so `task 1 done` closes another task each time).
+        gc_on = taskwarrior.clone(twdir / "gc-on", gc=True)
+        _TW_DATA[built.size] = (taskwarrior, gc_on, facts)
+    taskwarrior, gc_on, facts = _TW_DATA[built.size]
+    tw.update(facts)
+    tw_ids = taskwarrior.pending_ids(args.runs + 1)  # still pending: not done by a run
+    env, cwd = taskwarrior.env, taskwarrior.dir
     return {
         "tw_done": (lambda r: ["task", str(tw_ids[r]), "done"], env, cwd),
         "tw_overdue": (["task", "overdue"], env, cwd),
@@ -330,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
                 partial = {"machine": info, "results": results, "complete": False}
                 Path(args.json).write_text(json.dumps(partial, ensure_ascii=False, default=str))
     info["load_average_end"] = os.getloadavg()
+    for taskwarrior, _gc_on, _facts in _TW_DATA.values():
+        shutil.rmtree(taskwarrior.dir, ignore_errors=True)
     rows = report.rows(results)
     doc = {
         "command": "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv),

@@ -146,7 +146,8 @@ class Taskwarrior:
         return time.perf_counter() - started
 
     def pending_ids(self, count: int) -> list[int]:
-        out = self.run("status:pending", "_ids")
+        """IDs of pending tasks that are not overdue (the kind `srz done` closes)."""
+        out = self.run("status:pending", "due.after:now", "_ids")
         ids = [int(x) for x in out.stdout.split()]
         return ids[:count]
 
