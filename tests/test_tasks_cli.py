@@ -603,3 +603,10 @@ def test_unreachable_or_unknown_database_is_a_clear_error() -> None:
     assert "无法连接数据库" in result.stderr and "secret" not in result.stderr
     result = srz("nonsense://x", "tasks", code=2)
     assert "不支持的数据库类型" in result.stderr
+
+
+def test_click_usage_errors_speak_chinese() -> None:
+    result = srz(None, "tasks", "--status", "bogus", code=2)
+    assert "的值无效" in result.stderr and "不是可选值" in result.stderr
+    assert "用法：" in result.stderr
+    assert "显示本帮助并退出" in srz(None, "--help").stdout

@@ -11,8 +11,11 @@ from typing import IO, Any
 
 import click
 
+from srz_tracker.cli import zh_click
 from srz_tracker.cli.common import CliState
 from srz_tracker.errors import InputFileError, SrzError
+
+zh_click.install()
 
 # name -> "module:attribute"; each module holds one command or one group.
 COMMANDS: dict[str, str] = {
