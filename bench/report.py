@@ -325,3 +325,40 @@ def plans_text(results: list[dict[str, Any]], full: bool, growing: tuple[str, ..
     if not full:
         lines.append("  (python -m bench --explain prints every statement with its plan)")
     return "\n".join(lines)
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    """The table as Markdown (``python -m bench.report FILE.json``), for BENCHMARKS.md."""
+    out = [
+        "| backend | size | figure | ours | Taskwarrior | ratio | target | met |",
+        "| --- | ---: | --- | ---: | ---: | ---: | --- | --- |",
+    ]
+    for r in rows:
+        tw = r["taskwarrior"]
+        tw_text = _fmt(tw, "s") + (" s" if isinstance(tw, float) else "")
+        out.append(
+            "| "
+            + " | ".join(
+                [
+                    r["backend"],
+                    f"{r['size']:,}",
+                    r["figure"].replace("|", "\\|"),
+                    f"{_fmt(r['ours'], r['unit'])} {r['unit']}",
+                    tw_text,
+                    f"{r['ratio']:.2f}" if r["ratio"] is not None else "",
+                    r["target"].replace("<=", "≤").replace(">=", "≥"),
+                    {True: "yes", False: "**no**", None: ""}[r["met"]],
+                ]
+            )
+            + " |"
+        )
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+    from pathlib import Path
+
+    doc = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+    print(markdown(doc["rows"]))
