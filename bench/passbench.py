@@ -13,7 +13,6 @@ import json
 import resource
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -34,10 +33,8 @@ def _rss_mb() -> float:
 def _settings(url: str, **env: str) -> Any:
     from srz_tracker.config import load_settings
 
-    maildir = tempfile.mkdtemp(prefix="srz-bench-maildir-")
-    return load_settings(
-        db_url=url, environ={"SRZ_TRANSPORT": "null", "SRZ_MAILDIR": maildir, **env}
-    )
+    # The null transport (or SMTP): no maildir is ever opened.
+    return load_settings(db_url=url, environ={"SRZ_TRANSPORT": "null", **env})
 
 
 def idle(url: str, passes: int) -> dict[str, Any]:
