@@ -118,6 +118,12 @@ def measure(
             f"{built.open_tasks} open, {built.overdue_tasks} overdue)"
         )
         out["idle"] = _python("-m", "bench.passbench", "idle", scratch.url, str(args.passes))
+        # The daemon also plans each city's weekly summary (on by default): the pass that
+        # sends them, then passes with nothing due that still check for them.
+        out["weekly"] = _python("-m", "bench.passbench", "weekly", scratch.url)
+        out["idle_weekly"] = _python(
+            "-m", "bench.passbench", "idle-weekly", scratch.url, str(args.passes)
+        )
         engine = db.make_engine(scratch.url)
         due_ids = make_due(engine, fraction=0.01)
         out["due"] = _python("-m", "bench.passbench", "due", scratch.url)

@@ -2,6 +2,8 @@
 ``python -m bench.passbench MODE URL [...]`` prints one JSON object on stdout.
 
 - ``idle URL N``: a cold pass, then N passes with nothing due (the daemon's usual case);
+  ``idle-weekly URL N`` the same with the weekly-summary check the daemon adds;
+- ``weekly URL``: the pass that plans and sends this week's summaries (null transport);
 - ``due URL``: one pass after ``bench.data.make_due`` (plan + deliver to the null
   transport);
 - ``smtp URL HOST PORT``: plan, then time the delivery alone to an SMTP server.
@@ -37,7 +39,7 @@ def _settings(url: str, **env: str) -> Any:
     return load_settings(db_url=url, environ={"SRZ_TRANSPORT": "null", **env})
 
 
-def idle(url: str, passes: int) -> dict[str, Any]:
+def idle(url: str, passes: int, weekly: bool = False) -> dict[str, Any]:
     from bench.data import BENCH_NOW
     from bench.explain import capture, explain
     from srz_tracker import db
@@ -50,12 +52,12 @@ def idle(url: str, passes: int) -> dict[str, Any]:
     rss_ready = _rss_mb()
     started = time.perf_counter()
     with capture(engine) as captured:
-        first = run_pass(engine, settings, BENCH_NOW)
+        first = run_pass(engine, settings, BENCH_NOW, weekly=weekly)
     cold = time.perf_counter() - started
     times = []
     for _ in range(passes):
         started = time.perf_counter()
-        result = run_pass(engine, settings, BENCH_NOW)
+        result = run_pass(engine, settings, BENCH_NOW, weekly=weekly)
         times.append(time.perf_counter() - started)
         if result.planned.tasks or result.delivered.messages:
             raise SystemExit(f"a pass at the bench instant found work: {result.as_dict()}")
@@ -75,7 +77,7 @@ def idle(url: str, passes: int) -> dict[str, Any]:
     }
 
 
-def due(url: str) -> dict[str, Any]:
+def due(url: str, weekly: bool = False) -> dict[str, Any]:
     from bench.data import BENCH_NOW
     from bench.explain import capture, explain
     from srz_tracker import db
@@ -88,7 +90,7 @@ def due(url: str) -> dict[str, Any]:
     rss_ready = _rss_mb()
     started = time.perf_counter()
     with capture(engine) as captured:
-        result = run_pass(engine, settings, BENCH_NOW)
+        result = run_pass(engine, settings, BENCH_NOW, weekly=weekly)
     seconds = time.perf_counter() - started
     peak = _rss_mb()
     plans = [p.as_dict() for p in explain(engine, captured)]
@@ -154,8 +156,12 @@ def main(argv: list[str]) -> None:
     mode, url, *rest = argv
     if mode == "idle":
         out = idle(url, int(rest[0]) if rest else 10)
+    elif mode == "idle-weekly":
+        out = idle(url, int(rest[0]) if rest else 10, weekly=True)
     elif mode == "due":
         out = due(url)
+    elif mode == "weekly":
+        out = due(url, weekly=True)
     elif mode == "smtp":
         out = smtp(url, rest[0], int(rest[1]))
     else:

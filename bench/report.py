@@ -112,6 +112,34 @@ def rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 note=f"process after imports: {idle['rss_ready_mb']:.0f} MB",
             )
         )
+        if "idle_weekly" in r:
+            iw = r["idle_weekly"]
+            iw_ms = iw["median_seconds"] * 1000
+            out.append(
+                _row(
+                    r,
+                    "pass, nothing due, with the weekly-summary check (daemon default)",
+                    iw_ms,
+                    "ms",
+                    target=f"<= {PASS_IDLE_MS:g} ms",
+                    met=iw_ms <= PASS_IDLE_MS,
+                    note=f"median of {iw['passes']}; {iw['statements']} statements; "
+                    f"peak RSS {iw['peak_rss_mb']:.0f} MB",
+                )
+            )
+        if "weekly" in r:
+            wk = r["weekly"]
+            out.append(
+                _row(
+                    r,
+                    "pass sending the weekly summaries (null transport)",
+                    wk["seconds"],
+                    "s",
+                    note=f"{wk['counts']['weekly']} summaries planned, "
+                    f"{wk['counts']['messages']} sent in this pass; peak RSS "
+                    f"{wk['peak_rss_mb']:.0f} MB",
+                )
+            )
         counts = due["counts"]
         out.append(
             _row(
@@ -310,10 +338,14 @@ def machine_text(info: dict[str, Any]) -> str:
 def plans_text(results: list[dict[str, Any]], full: bool, growing: tuple[str, ...]) -> str:
     lines = ["query plans of the pass (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on PostgreSQL):"]
     for r in results:
-        for what in ("idle", "due"):
+        for what in ("idle", "idle_weekly", "due"):
+            if what not in r:
+                continue
             plans = [Plan(p["sql"], p["plan"], p["full_scans"]) for p in r[what].get("plans", [])]
             scans = sorted({s for p in plans for s in p.full_scans})
-            when = "nothing due" if what == "idle" else "1 % due"
+            when = {"idle": "nothing due", "idle_weekly": "nothing due, weekly check"}.get(
+                what, "1 % due"
+            )
             title = f"{r['backend']} {r['size']:,}, {when}"
             if full:
                 lines.append(format_plans(plans, title))

@@ -25,6 +25,8 @@ FIGURES = {
     "build (synthetic data)",
     "pass, nothing due (warm, median)",
     "pass, nothing due (first in process)",
+    "pass, nothing due, with the weekly-summary check (daemon default)",
+    "pass sending the weekly summaries (null transport)",
     "pass peak RSS, nothing due",
     "pass, 1 % of tasks due (null transport)",
     "pass peak RSS, 1 % due",
