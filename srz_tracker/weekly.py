@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from srz_tracker.clock import local_date
@@ -103,10 +103,13 @@ def weekly_context(session: Session, row: Notification, now: dt.datetime) -> dic
     head = doc.get("plan", {})
     today = local_date(now, head.get("timezone", "Asia/Shanghai"))
     city = session.get(City, row.city_id) if row.city_id else None
-    tasks = (
+    # Only the open tasks are loaded (any year: an overdue one from last year still
+    # matters); done ones are counted in SQL, this year's only, so the cost does not grow
+    # with the years of history.
+    open_tasks = (
         session.scalars(
             select(Task)
-            .where(Task.city_id == row.city_id, Task.status.in_(["open", "done"]))
+            .where(Task.city_id == row.city_id, Task.status == "open")
             .options(
                 joinedload(Task.obligation).joinedload(Obligation.plan),
                 joinedload(Task.city),
@@ -117,10 +120,22 @@ def weekly_context(session: Session, row: Notification, now: dt.datetime) -> dic
         .unique()
         .all()
     )
-    # Completion "so far": tasks due by today, done or not, plus any already done early.
-    relevant = [t for t in tasks if t.due_on <= today or t.status == "done"]
-    done = sum(1 for t in relevant if t.status == "done")
-    open_items = [_item(t, row, today) for t in tasks if t.status == "open"]
+    year_start, year_end = dt.date(today.year, 1, 1), dt.date(today.year, 12, 31)
+    done = (
+        session.scalar(
+            select(func.count(Task.id)).where(
+                Task.city_id == row.city_id,
+                Task.status == "done",
+                Task.due_on.between(year_start, year_end),
+            )
+        )
+        or 0
+    )
+    # Completion so far: this year's done tasks (early ones included) against those plus
+    # every open task already due.
+    due_open = sum(1 for t in open_tasks if t.due_on <= today)
+    relevant = done + due_open
+    open_items = [_item(t, row, today) for t in open_tasks]
     for item in open_items:
         item["kind"] = "reminder"
     overdue = [i for i in open_items if i["days_left"] < 0]
@@ -141,8 +156,8 @@ def weekly_context(session: Session, row: Notification, now: dt.datetime) -> dic
         "due_soon": due_soon,
         "overdue": overdue,
         "done": done,
-        "total": len(relevant),
-        "completion_pct": round(100.0 * done / len(relevant), 1) if relevant else 100.0,
+        "total": relevant,
+        "completion_pct": round(100.0 * done / relevant, 1) if relevant else 100.0,
         "next_deadlines": upcoming[:NEXT_DEADLINES],
         "generated_at": now,
     }
