@@ -31,7 +31,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
 from srz_tracker import db
@@ -76,24 +75,11 @@ class _SlowHandler(_Handler):
 class SlowSmtpServer(SmtpTestServer):
     """``SmtpTestServer`` whose answer to each message's data comes ``data_delay`` late."""
 
+    handler_class = _SlowHandler
+
     def __init__(self, data_delay: float = 0.0) -> None:
         super().__init__()
         self.data_delay = data_delay
-
-    def start(self) -> None:
-        if self._controller is not None:
-            return
-        controller = Controller(
-            _SlowHandler(self),
-            hostname=self.host,
-            port=self.port,
-            server_hostname="smtp.test.invalid",
-            authenticator=self._authenticate,
-            auth_require_tls=False,
-            decode_data=False,
-        )
-        controller.start()
-        self._controller = controller
 
     def message_ids(self) -> list[str]:
         with self._lock:

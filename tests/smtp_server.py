@@ -140,6 +140,7 @@ def server_tls_context(cert: Path, key: Path) -> ssl.SSLContext:
 
 
 class SmtpTestServer:
+    handler_class: type[_Handler] = _Handler  # subclasses may slow it down or break it
     """``tls="ssl"`` serves implicit TLS (port 465 style), ``tls="starttls"`` offers and
     requires STARTTLS; both need ``cert`` and ``key`` (see make_self_signed_cert)."""
 
@@ -213,7 +214,7 @@ class SmtpTestServer:
             tls_kwargs["tls_context"] = self._tls_context
             tls_kwargs["require_starttls"] = True
         controller = Controller(
-            _Handler(self),
+            self.handler_class(self),
             hostname=self.host,
             port=self.port,
             server_hostname="smtp.test.invalid",
