@@ -39,21 +39,31 @@ def _settings(url: str, **env: str) -> Any:
     return load_settings(db_url=url, environ={"SRZ_TRANSPORT": "null", **env})
 
 
-def idle(url: str, passes: int, weekly: bool = False) -> dict[str, Any]:
+def _first_pass(url: str, settings: Any, weekly: bool) -> tuple[Any, float, Any, float, Any]:
+    """Connect, note the RSS before any work, run one pass with its statements captured:
+    (engine, rss before, result, seconds, captured statements)."""
     from bench.data import BENCH_NOW
-    from bench.explain import capture, explain
+    from bench.explain import capture
     from srz_tracker import db
     from srz_tracker.passes import run_pass
 
-    settings = _settings(url)
     engine = db.make_engine(url)
     with engine.connect():
         pass
     rss_ready = _rss_mb()
     started = time.perf_counter()
     with capture(engine) as captured:
-        first = run_pass(engine, settings, BENCH_NOW, weekly=weekly)
-    cold = time.perf_counter() - started
+        result = run_pass(engine, settings, BENCH_NOW, weekly=weekly)
+    return engine, rss_ready, result, time.perf_counter() - started, captured
+
+
+def idle(url: str, passes: int, weekly: bool = False) -> dict[str, Any]:
+    from bench.data import BENCH_NOW
+    from bench.explain import explain
+    from srz_tracker.passes import run_pass
+
+    settings = _settings(url)
+    engine, rss_ready, first, cold, captured = _first_pass(url, settings, weekly)
     times = []
     for _ in range(passes):
         started = time.perf_counter()
@@ -78,20 +88,10 @@ def idle(url: str, passes: int, weekly: bool = False) -> dict[str, Any]:
 
 
 def due(url: str, weekly: bool = False) -> dict[str, Any]:
-    from bench.data import BENCH_NOW
-    from bench.explain import capture, explain
-    from srz_tracker import db
-    from srz_tracker.passes import run_pass
+    from bench.explain import explain
 
     settings = _settings(url)
-    engine = db.make_engine(url)
-    with engine.connect():
-        pass
-    rss_ready = _rss_mb()
-    started = time.perf_counter()
-    with capture(engine) as captured:
-        result = run_pass(engine, settings, BENCH_NOW, weekly=weekly)
-    seconds = time.perf_counter() - started
+    engine, rss_ready, result, seconds, captured = _first_pass(url, settings, weekly)
     peak = _rss_mb()
     plans = [p.as_dict() for p in explain(engine, captured)]
     engine.dispose()
