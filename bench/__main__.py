@@ -104,7 +104,7 @@ def server_version(url: str) -> str:
 def measure(
     backend: str, size: int, args: argparse.Namespace, workdir: Path, tw_version: str | None
 ) -> dict[str, Any]:
-    from srz_tracker import db
+    from srz_tracker.store import db
 
     scratch = Scratch(backend, size, workdir, args.pg)
     out: dict[str, Any] = {"backend": backend, "size": size}

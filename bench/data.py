@@ -20,12 +20,12 @@ from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, delete, func, insert, select, text, update
+from sqlalchemy import Engine, func, insert, select, text, update
 from sqlalchemy.engine import make_url
 
-from srz_tracker import db, migrate
 from srz_tracker.config import PROJECT_ROOT
-from srz_tracker.models import (
+from srz_tracker.store import db, migrate
+from srz_tracker.store.models import (
     Certification,
     City,
     Contact,
@@ -35,7 +35,7 @@ from srz_tracker.models import (
     Plan,
     Task,
 )
-from srz_tracker.schedule import NEEDS_PLANNING
+from srz_tracker.timing.steps import NEEDS_PLANNING
 
 BUNDLED_PLAN = PROJECT_ROOT / "schedules" / "gx-srz-2023.yaml"
 TZ = ZoneInfo("Asia/Shanghai")
@@ -108,15 +108,14 @@ def _insert(engine: Engine, table: Any, rows: Iterator[dict[str, Any]] | list[di
 
 
 def _load_plan(engine: Engine) -> None:
-    """The plan, its 12 cities and obligations through the product's own loader; the tasks
-    it materializes are dropped: the benchmark writes its own, for a bigger directory."""
-    from srz_tracker.plan import load_plan_file
-    from srz_tracker.planstore import store_plan
+    """The plan, its 12 cities and obligations through the product's own store (no tasks:
+    the benchmark writes its own, for a bigger directory)."""
+    from srz_tracker.plan.schema import load_plan_file
+    from srz_tracker.plan.store import store_plan
 
     spec = load_plan_file(BUNDLED_PLAN)
     with db.write_session(engine) as session:
         store_plan(session, spec, BENCH_NOW, "bench")
-        session.execute(delete(Task))
 
 
 class _Subject(SimpleNamespace):
@@ -226,7 +225,7 @@ def _directory(engine: Engine, n_inst: int, n_cities: int, rng: random.Random) -
 
 def _year_combos(obligations: list[Obligation], subjects: dict, year: int, plan_year: int):
     """(obligation, subject, period, due) for one year, as materialize would make them."""
-    from srz_tracker.materialize import periods
+    from srz_tracker.tasks.materialize import periods
 
     out = []
     for ob in obligations:
@@ -245,8 +244,8 @@ class _NextStep:
     it once every earlier step is planned); cached per (obligation, due, progress)."""
 
     def __init__(self, plan: Plan, now: dt.datetime) -> None:
-        from srz_tracker.outbox import PolicyBook
-        from srz_tracker.workdays import WorkdayCalendar
+        from srz_tracker.notify.planner import PolicyBook
+        from srz_tracker.timing.workdays import WorkdayCalendar
 
         self.plan = plan
         self.now = now
@@ -258,8 +257,8 @@ class _NextStep:
     def __call__(self, ob: Obligation, due: dt.date, done_count: int) -> dt.datetime | None:
         key = (ob.id, due, done_count)
         if key not in self._cache:
-            from srz_tracker.outbox import task_timing
-            from srz_tracker.schedule import steps_for
+            from srz_tracker.notify.planner import task_timing
+            from srz_tracker.timing.steps import steps_for
 
             timing = task_timing(
                 SimpleNamespace(
@@ -286,7 +285,7 @@ def build(url: str, size: int, now: dt.datetime = BENCH_NOW, seed: int = 6) -> B
     """Create the schema and fill it with ``size`` tasks; the database must be empty."""
     import logging
 
-    logging.getLogger("srz_tracker.workdays").setLevel(logging.ERROR)  # 1960s: Mon-Fri
+    logging.getLogger("srz_tracker.timing.workdays").setLevel(logging.ERROR)  # 1960s: Mon-Fri
     started = time.perf_counter()
     rng = random.Random(seed * 1_000_003 + size)
     engine = db.make_engine(url)

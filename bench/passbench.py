@@ -44,8 +44,8 @@ def _first_pass(url: str, settings: Any, weekly: bool) -> tuple[Any, float, Any,
     (engine, rss before, result, seconds, captured statements)."""
     from bench.data import BENCH_NOW
     from bench.explain import capture
-    from srz_tracker import db
-    from srz_tracker.passes import run_pass
+    from srz_tracker.notify.passes import run_pass
+    from srz_tracker.store import db
 
     engine = db.make_engine(url)
     with engine.connect():
@@ -60,7 +60,7 @@ def _first_pass(url: str, settings: Any, weekly: bool) -> tuple[Any, float, Any,
 def idle(url: str, passes: int, weekly: bool = False) -> dict[str, Any]:
     from bench.data import BENCH_NOW
     from bench.explain import explain
-    from srz_tracker.passes import run_pass
+    from srz_tracker.notify.passes import run_pass
 
     settings = _settings(url)
     engine, rss_ready, first, cold, captured = _first_pass(url, settings, weekly)
@@ -107,12 +107,12 @@ def due(url: str, weekly: bool = False) -> dict[str, Any]:
 def smtp(url: str, host: str, port: int) -> dict[str, Any]:
     """Plan what is due, then deliver it to the server: the delivery alone is timed."""
     from bench.data import BENCH_NOW
-    from srz_tracker import db
-    from srz_tracker.delivery import deliver
-    from srz_tracker.outbox import plan_notifications
-    from srz_tracker.passes import default_holder, make_calendar
-    from srz_tracker.render import Renderer
-    from srz_tracker.transports import make_transport
+    from srz_tracker.mail.render import Renderer
+    from srz_tracker.mail.transports import make_transport
+    from srz_tracker.notify.delivery import deliver
+    from srz_tracker.notify.passes import default_holder, make_calendar
+    from srz_tracker.notify.planner import plan_notifications
+    from srz_tracker.store import db
 
     settings = _settings(
         url,

@@ -48,8 +48,8 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select, update
 
 from bench.data import MAIL_DOMAIN, build, make_due
-from srz_tracker import db
-from srz_tracker.models import Contact, Notification, Task
+from srz_tracker.store import db
+from srz_tracker.store.models import Contact, Notification, Task
 from tests.smtp_server import SmtpTestServer, _Handler
 
 ROOT = Path(__file__).resolve().parent.parent

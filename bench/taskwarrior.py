@@ -22,8 +22,8 @@ from typing import Any
 from sqlalchemy import select
 
 from bench.data import BENCH_NOW, TZ
-from srz_tracker import db
-from srz_tracker.models import City, Institution, Obligation, Task
+from srz_tracker.store import db
+from srz_tracker.store.models import City, Institution, Obligation, Task
 
 NAMESPACE = uuid.UUID("6d1f6a52-7c1e-4d55-9a0e-5b9d5d2c0b61")
 RC = """data.location={data}

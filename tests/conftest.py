@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from srz_tracker import db, migrate
+from srz_tracker.store import db, migrate
 
 PG_URL = os.environ.get("SRZ_TEST_PG_URL")
 REQUIRE_PG = os.environ.get("SRZ_REQUIRE_PG") == "1"

@@ -33,8 +33,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
-from srz_tracker import db
-from srz_tracker.models import DaemonLease, Notification, Obligation, Task
+from srz_tracker.store import db
+from srz_tracker.store.models import DaemonLease, Notification, Obligation, Task
 from tests.smtp_server import SmtpTestServer, _Handler
 from tests.srz_cli_helpers import demo
 
@@ -308,7 +308,7 @@ def status_json(db_url: str, env: dict[str, str], cwd: Path) -> tuple[int, dict[
 # interpreter start-up (0.3 s of CPU per process) is shared.
 DONE_DRIVER = r"""
 import contextlib, io, json, sys, time
-from srz_tracker import db
+from srz_tracker.store import db
 from srz_tracker.cli import main
 url, ids = sys.argv[1], sys.argv[2:]
 for task_id in ids:

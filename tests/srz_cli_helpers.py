@@ -10,10 +10,10 @@ from typing import Any
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
-from srz_tracker import db
 from srz_tracker.cli import cli
 from srz_tracker.config import PROJECT_ROOT
-from srz_tracker.models import Base
+from srz_tracker.store import db
+from srz_tracker.store.models import Base
 
 NOW = "2023-11-01T10:00"
 BUNDLED_PLAN = PROJECT_ROOT / "schedules" / "gx-srz-2023.yaml"

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from srz_tracker import db
 from srz_tracker.config import load_settings
-from srz_tracker.models import Notification, Task
+from srz_tracker.store import db
+from srz_tracker.store.models import Notification, Task
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("SRZ_TEST_PG_URL")
@@ -86,8 +86,8 @@ def test_a_pass_pages_through_due_tasks_by_next_step_at(
 ) -> None:
     from bench.data import BENCH_NOW, build, make_due
     from bench.explain import capture, explain
-    from srz_tracker import outbox
-    from srz_tracker.passes import run_pass
+    from srz_tracker.notify import planner as outbox
+    from srz_tracker.notify.passes import run_pass
 
     build(db_url, 400)
     engine = db.make_engine(db_url)

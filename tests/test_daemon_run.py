@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from srz_tracker.workdays import WorkdayCalendar
+from srz_tracker.timing.workdays import WorkdayCalendar
 from tests import daemon_helpers
 from tests.daemon_helpers import (
     MuteSmtpServer,
@@ -249,9 +249,9 @@ def test_deploy_files_are_valid() -> None:
 
 STUCK_DAEMON = r"""
 import sys, time
-from srz_tracker import db
+from srz_tracker.store import db
 from srz_tracker.config import SmtpSettings, load_settings, with_overrides
-from srz_tracker.daemon import Daemon, setup_logging
+from srz_tracker.daemon.run import Daemon, setup_logging
 
 class StuckTransport:
     description = "a transport stuck beyond every timeout"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, inspect, text
 
-from srz_tracker import db, migrate
+from srz_tracker.store import db, migrate
 
 
 def test_init_twice_is_harmless(engine: Engine) -> None:
@@ -24,7 +24,7 @@ def test_sqlite_pragmas(tmp_path) -> None:
 
 
 def test_write_session_rolls_back_everything(engine: Engine) -> None:
-    from srz_tracker.models import City
+    from srz_tracker.store.models import City
 
     try:
         with db.write_session(engine) as session:

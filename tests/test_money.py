@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from srz_tracker.errors import UsageError
-from srz_tracker.money import parse_amount, parse_share
+from srz_tracker.tasks.money import parse_amount, parse_share
 from tests.srz_cli_helpers import row_counts, srz, srz_json
 
 NOW = "2023-11-01T10:00"

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from srz_tracker import db
 from srz_tracker.errors import PlanError
-from srz_tracker.models import CityTarget, Obligation, Plan
-from srz_tracker.plan import load_plan_file
+from srz_tracker.plan.schema import load_plan_file
+from srz_tracker.store import db
+from srz_tracker.store.models import CityTarget, Obligation, Plan
 from tests.srz_cli_helpers import BUNDLED_PLAN, NOW, row_counts, srz, srz_json
 
 PLAN_TEXT = BUNDLED_PLAN.read_text(encoding="utf-8")

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from srz_tracker import db
 from srz_tracker.clock import parse_now
 from srz_tracker.config import Settings, load_settings
-from srz_tracker.models import Notification, Task
-from srz_tracker.passes import run_pass
+from srz_tracker.notify.passes import run_pass
+from srz_tracker.store import db
+from srz_tracker.store.models import Notification, Task
 from tests.smtp_server import SmtpTestServer
 from tests.srz_cli_helpers import srz, srz_json
 
@@ -276,8 +276,8 @@ def test_550_fails_one_recipient_only_and_the_office_is_told(
 def test_holiday_moves_reminder_before_and_escalation_after() -> None:
     from zoneinfo import ZoneInfo
 
-    from srz_tracker.schedule import DEFAULT_POLICY, Policy, TaskTiming, steps_for
-    from srz_tracker.workdays import WorkdayCalendar
+    from srz_tracker.timing.steps import DEFAULT_POLICY, Policy, TaskTiming, steps_for
+    from srz_tracker.timing.workdays import WorkdayCalendar
 
     # 2023-10-05 is a National Day holiday; 2023-10-07 (Saturday) a make-up workday.
     steps = steps_for(

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from srz_tracker.cli import cli
 from srz_tracker.config import PROJECT_ROOT
-from srz_tracker.render import (
+from srz_tracker.mail.render import (
     KINDS,
     SINGLE_ITEM_KINDS,
     RenderedEmail,
@@ -22,7 +22,7 @@ from srz_tracker.render import (
     sample_context,
     sample_contexts,
 )
-from srz_tracker.textfmt import cn_date, days_phrase
+from srz_tracker.text import cn_date, days_phrase
 
 TEMPLATES = PROJECT_ROOT / "email_templates"
 
@@ -221,7 +221,7 @@ def test_sample_contexts_are_fresh_copies() -> None:
 
 
 def test_rendered_email_survives_mime_round_trip(renderer: Renderer) -> None:
-    from srz_tracker.transports import OutgoingEmail, build_mime
+    from srz_tracker.mail.transports import OutgoingEmail, build_mime
 
     rendered = renderer.render("digest", sample_context("digest"))
     msg = build_mime(

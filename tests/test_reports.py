@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from srz_tracker.report_render import COLUMNS, value
+from srz_tracker.report.columns import COLUMNS, value
 from tests.srz_cli_helpers import srz
 
 NN_A, NN_B = "南宁市示例县甲县级质检机构（占位）", "南宁市示例县乙县级质检机构（占位）"
@@ -431,7 +431,7 @@ def test_verdict_rules_at_the_boundaries() -> None:
     import datetime as dt
     from decimal import Decimal
 
-    from srz_tracker.report_rules import (
+    from srz_tracker.report.rules import (
         IN_PROGRESS,
         MET,
         NO_DATA,

@@ -7,9 +7,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 
-from srz_tracker import migrate
-from srz_tracker.models import Base
-from srz_tracker.schema_version import SCHEMA_HEAD
+from srz_tracker.store import migrate
+from srz_tracker.store.models import Base
+from srz_tracker.store.schema_version import SCHEMA_HEAD
 
 
 def test_schema_head_is_the_migrations_head() -> None:

@@ -578,9 +578,9 @@ def test_marking_a_task_locks_it_until_commit(loaded: str) -> None:
     from sqlalchemy.exc import OperationalError
     from sqlalchemy.orm import Session
 
-    from srz_tracker import db
-    from srz_tracker.models import Task
-    from srz_tracker.taskops import resolve_task
+    from srz_tracker.store import db
+    from srz_tracker.store.models import Task
+    from srz_tracker.tasks.ops import resolve_task
 
     engine = db.get_engine(loaded)
     if engine.dialect.name != "postgresql":

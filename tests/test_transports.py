@@ -17,7 +17,7 @@ import pytest
 
 from srz_tracker.config import Settings, SmtpSettings
 from srz_tracker.errors import DeliveryError
-from srz_tracker.transports import (
+from srz_tracker.mail.transports import (
     ConsoleTransport,
     MaildirTransport,
     NullTransport,
@@ -304,7 +304,7 @@ def test_no_password_means_no_login_and_no_prompt(
     script = textwrap.dedent(
         f"""
         from srz_tracker.config import SmtpSettings
-        from srz_tracker.transports import OutgoingEmail, SmtpTransport
+        from srz_tracker.mail.transports import OutgoingEmail, SmtpTransport
         s = SmtpSettings(host={smtp_server.host!r}, port={smtp_server.port}, user="srzbot",
                          password=None, security="none", timeout_seconds=5)
         e = OutgoingEmail("<np@srz.example.org>", [("a@example.org", None)], [], "无密码",

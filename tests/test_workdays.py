@@ -5,8 +5,8 @@ from datetime import date
 
 import pytest
 
-from srz_tracker.textfmt import cn_date, cn_date_short, days_phrase, sanitize_header
-from srz_tracker.workdays import WorkdayCalendar
+from srz_tracker.text import cn_date, cn_date_short, days_phrase, sanitize_header
+from srz_tracker.timing.workdays import WorkdayCalendar
 
 
 @pytest.fixture
@@ -54,21 +54,21 @@ def test_conflicting_overrides_rejected() -> None:
 
 def test_unknown_year_falls_back_and_logs_once(caplog: pytest.LogCaptureFixture) -> None:
     cal = WorkdayCalendar()
-    with caplog.at_level(logging.WARNING, logger="srz_tracker.workdays"):
+    with caplog.at_level(logging.WARNING, logger="srz_tracker.timing.workdays"):
         assert cal.is_workday(date(2099, 1, 1))  # Thursday
         assert not cal.is_workday(date(2099, 1, 3))  # Saturday
         assert cal.on_or_after(date(2099, 1, 3)) == date(2099, 1, 5)
         assert cal.first_workday_of_week(date(2099, 6, 10)) == date(2099, 6, 8)
-    records = [r for r in caplog.records if r.name == "srz_tracker.workdays"]
+    records = [r for r in caplog.records if r.name == "srz_tracker.timing.workdays"]
     assert len(records) == 1
     assert "2099" in records[0].getMessage()
     # A second instance warns again (once per instance), another year too.
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="srz_tracker.workdays"):
+    with caplog.at_level(logging.WARNING, logger="srz_tracker.timing.workdays"):
         WorkdayCalendar().is_workday(date(2099, 1, 1))
         cal.is_workday(date(2098, 1, 1))
         cal.is_workday(date(2098, 1, 2))
-    assert len([r for r in caplog.records if r.name == "srz_tracker.workdays"]) == 2
+    assert len([r for r in caplog.records if r.name == "srz_tracker.timing.workdays"]) == 2
 
 
 def test_year_known() -> None:
@@ -105,7 +105,7 @@ def test_text_formatting() -> None:
 def test_cn_datetime_shows_beijing_time() -> None:
     from datetime import UTC, datetime
 
-    from srz_tracker.textfmt import cn_datetime
+    from srz_tracker.text import cn_datetime
 
     assert cn_datetime(datetime(2023, 12, 22, 1, 0, tzinfo=UTC)) == "2023年12月22日 09:00"
     assert cn_datetime(datetime(2023, 12, 22, 1, 0)) == "2023年12月22日 09:00"  # naive = UTC

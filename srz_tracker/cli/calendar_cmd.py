@@ -43,10 +43,10 @@ def calendar_command(
     """
     from pathlib import Path
 
-    from srz_tracker import db
     from srz_tracker.clock import parse_now
     from srz_tracker.errors import UsageError
-    from srz_tracker.ical import export_calendar
+    from srz_tracker.report.ical import export_calendar
+    from srz_tracker.store import db
 
     path = Path(output)
     if path.is_dir() or not path.parent.exists():

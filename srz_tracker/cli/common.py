@@ -32,8 +32,8 @@ class CliState:
     def engine(self) -> Engine:
         """The engine for a database that must already be initialized (``srz init``)."""
         if self._engine is None:
-            from srz_tracker import db
-            from srz_tracker.schema_version import require_current
+            from srz_tracker.store import db
+            from srz_tracker.store.schema_version import require_current
 
             engine = db.get_engine(self.settings.database_url)
             require_current(engine)

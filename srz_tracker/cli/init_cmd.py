@@ -15,8 +15,8 @@ SAMPLE_DIRECTORY = [
 
 
 def initialize(state: CliState) -> None:
-    from srz_tracker import db, migrate
     from srz_tracker.config import redact_url
+    from srz_tracker.store import db, migrate
 
     engine = db.get_engine(state.settings.database_url)
     before = migrate.current_revision(engine)
@@ -41,17 +41,13 @@ def init_command(state: CliState) -> None:
 @pass_state
 def demo_command(state: CliState, now_text: str | None) -> None:
     """一键体验：建库，导入内置实施方案与示例名录（已导入则跳过），显示任务总览。"""
-    from sqlalchemy import func, select
-
-    from srz_tracker import db
     from srz_tracker.cli.actor import current_actor
     from srz_tracker.cli.plan_cmd import print_overview
     from srz_tracker.clock import parse_now
-    from srz_tracker.directory import read_directory_files
-    from srz_tracker.models import Institution
-    from srz_tracker.orgstore import import_directory
-    from srz_tracker.plan import load_plan_file
-    from srz_tracker.planstore import store_plan
+    from srz_tracker.directory.read import read_directory_files
+    from srz_tracker.plan.schema import load_plan_file
+    from srz_tracker.store import db
+    from srz_tracker.tasks.intake import has_institutions, import_directory, load_plan
 
     initialize(state)
     now = parse_now(now_text)
@@ -60,10 +56,10 @@ def demo_command(state: CliState, now_text: str | None) -> None:
     engine = state.engine
     actor = current_actor()
     with db.write_session(engine) as session:
-        loaded = store_plan(session, spec, now, actor)
+        loaded, _ = load_plan(session, spec, now, actor)
         click.echo(f"实施方案 {loaded.plan_key}：{loaded.obligations} 项义务")
-        if not session.scalar(select(func.count(Institution.id))):
-            result = import_directory(session, directory, now, actor)
+        if not has_institutions(session):
+            result, _ = import_directory(session, directory, now, actor)
             click.echo(
                 f"示例名录：{result.institutions_created} 个机构，"
                 f"{result.contacts_created} 位联系人"

@@ -12,7 +12,7 @@ import click
 from srz_tracker.cli.common import CliState, pass_state
 
 if TYPE_CHECKING:
-    from srz_tracker.transports import OutgoingEmail
+    from srz_tracker.mail.transports import OutgoingEmail
 
 
 @click.group(
@@ -43,7 +43,7 @@ def check_command(state: CliState, templates_dir: Path | None) -> None:
     以及单项邮件缺少的必要信息（事项、条款原文、期限、责任主体、办结命令、联系方式）。
     有问题时逐条列出，并以状态码 1 退出。
     """
-    from srz_tracker.render import KINDS, Renderer
+    from srz_tracker.mail.render import KINDS, Renderer
 
     directory = templates_dir or state.settings.templates_dir
     problems = Renderer(directory).check()
@@ -78,7 +78,7 @@ def test_command(state: CliState, to_addr: str) -> None:
     发送失败时显示原因，并以状态码 1 退出。
     """
     from srz_tracker.errors import DeliveryError
-    from srz_tracker.transports import MaildirTransport, make_transport
+    from srz_tracker.mail.transports import MaildirTransport, make_transport
 
     settings = state.settings
     address = to_addr.strip()
@@ -119,8 +119,8 @@ def _test_message(address: str, mail_from: str, transport: str) -> OutgoingEmail
     from email.utils import make_msgid
     from html import escape
 
-    from srz_tracker.textfmt import cn_datetime
-    from srz_tracker.transports import OutgoingEmail
+    from srz_tracker.mail.transports import OutgoingEmail
+    from srz_tracker.text import cn_datetime
 
     now = dt.datetime.now(dt.UTC)
     domain = mail_from.rpartition("@")[2] or "localhost"

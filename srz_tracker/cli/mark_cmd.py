@@ -39,12 +39,12 @@ def done_command(
     TASK 为任务编号，或“义务id:对象:期间”，如 city-summary-report:南宁市:2023。
     所有任务一并校验，任何一项有误则全部不写入。
     """
-    from srz_tracker import db
     from srz_tracker.cli.actor import current_actor
     from srz_tracker.clock import local_date, parse_date, parse_now
     from srz_tracker.errors import UsageError
-    from srz_tracker.taskops import mark_done, resolve_task
-    from srz_tracker.taskquery import plan_timezone
+    from srz_tracker.store import db
+    from srz_tracker.tasks.ops import mark_done, resolve_task
+    from srz_tracker.tasks.query import plan_timezone
 
     now = parse_now(now_text)
     actor = current_actor(by)
@@ -79,10 +79,10 @@ def done_command(
 @pass_state
 def reopen_command(state: CliState, task: str, by: str | None, now_text: str | None) -> None:
     """重新打开已完成、已豁免或不适用的任务。"""
-    from srz_tracker import db
     from srz_tracker.cli.actor import current_actor
     from srz_tracker.clock import parse_now
-    from srz_tracker.taskops import reopen, resolve_task
+    from srz_tracker.store import db
+    from srz_tracker.tasks.ops import reopen, resolve_task
 
     with db.write_session(state.engine) as session:
         t = resolve_task(session, task, lock=True)
@@ -102,10 +102,10 @@ def waive_command(
     state: CliState, task: str, reason: str, by: str | None, now_text: str | None
 ) -> None:
     """豁免任务：不再提醒，不计入完成率。"""
-    from srz_tracker import db
     from srz_tracker.cli.actor import current_actor
     from srz_tracker.clock import parse_now
-    from srz_tracker.taskops import resolve_task, waive
+    from srz_tracker.store import db
+    from srz_tracker.tasks.ops import resolve_task, waive
 
     with db.write_session(state.engine) as session:
         t = resolve_task(session, task, lock=True)
@@ -124,10 +124,10 @@ def extend_command(
     state: CliState, task: str, to_text: str, reason: str, by: str | None, now_text: str | None
 ) -> None:
     """延长任务期限；提醒按新期限重新安排。"""
-    from srz_tracker import db
     from srz_tracker.cli.actor import current_actor
     from srz_tracker.clock import parse_date, parse_now
-    from srz_tracker.taskops import extend, resolve_task
+    from srz_tracker.store import db
+    from srz_tracker.tasks.ops import extend, resolve_task
 
     to = parse_date(to_text, "--to")
     with db.write_session(state.engine) as session:

@@ -55,11 +55,11 @@ def expense_add_command(
     now_text: str | None,
 ) -> None:
     """记录一笔支出。只接受实施方案四（三）规定的用途；支出年度即支出日期所在年度。"""
-    from srz_tracker import db
     from srz_tracker.cli.actor import current_actor
     from srz_tracker.clock import local_date, parse_date, parse_now
-    from srz_tracker.money import add_expense, expense_categories
-    from srz_tracker.taskquery import plan_timezone
+    from srz_tracker.store import db
+    from srz_tracker.tasks.money import add_expense, expense_categories
+    from srz_tracker.tasks.query import plan_timezone
 
     now = parse_now(now_text)
     on = parse_date(on_text, "--on")
@@ -83,8 +83,8 @@ def expense_list_command(state: CliState, city: str | None, year: int | None, fm
     """列出支出及合计。"""
     from decimal import Decimal
 
-    from srz_tracker import db
-    from srz_tracker.money import list_expenses
+    from srz_tracker.store import db
+    from srz_tracker.tasks.money import list_expenses
 
     with db.read_session(state.engine) as session:
         rows = list_expenses(session, city, year)
@@ -142,10 +142,10 @@ def indicator_set_command(
 
     PCT 可写作 92、92% 或 0.92（不带 % 时，不超过 1 的数按小数理解，否则按百分数）。
     """
-    from srz_tracker import db
     from srz_tracker.cli.actor import current_actor
     from srz_tracker.clock import parse_now
-    from srz_tracker.money import INDICATOR_NAMES, set_indicator
+    from srz_tracker.store import db
+    from srz_tracker.tasks.money import INDICATOR_NAMES, set_indicator
 
     now = parse_now(now_text)
     with db.write_session(state.engine) as session:
@@ -177,11 +177,11 @@ def incident_add_command(
     state: CliState, city: str, on_text: str, note: str, by: str | None, now_text: str | None
 ) -> None:
     """记录一起重大农产品质量安全事件。"""
-    from srz_tracker import db
     from srz_tracker.cli.actor import current_actor
     from srz_tracker.clock import local_date, parse_date, parse_now
-    from srz_tracker.money import add_incident
-    from srz_tracker.taskquery import plan_timezone
+    from srz_tracker.store import db
+    from srz_tracker.tasks.money import add_incident
+    from srz_tracker.tasks.query import plan_timezone
 
     now = parse_now(now_text)
     on = parse_date(on_text, "--on")
@@ -198,8 +198,8 @@ def incident_add_command(
 @pass_state
 def incident_list_command(state: CliState, city: str | None, year: int | None, fmt: str) -> None:
     """列出已记录的重大农产品质量安全事件。"""
-    from srz_tracker import db
-    from srz_tracker.money import list_incidents
+    from srz_tracker.store import db
+    from srz_tracker.tasks.money import list_incidents
 
     with db.read_session(state.engine) as session:
         rows = list_incidents(session, city, year)

@@ -33,21 +33,21 @@ def import_command(state: CliState, files: tuple[str, ...], now_text: str | None
     联系人表的列：scope(region/city/institution), city, institution, role(contact/leader/office),
     name, email, phone。
     """
-    from srz_tracker import db
     from srz_tracker.cli.actor import current_actor
     from srz_tracker.clock import parse_now
-    from srz_tracker.directory import read_directory
-    from srz_tracker.orgstore import import_directory
+    from srz_tracker.directory.read import read_directory
+    from srz_tracker.store import db
+    from srz_tracker.tasks.intake import import_directory
 
     data, problems = read_directory(list(files))
     now = parse_now(now_text)
     with db.write_session(state.engine) as session:
-        r = import_directory(session, data, now, current_actor(), problems)
+        r, tasks = import_directory(session, data, now, current_actor(), problems)
     click.echo(
         f"已导入：机构新增 {r.institutions_created}、更新 {r.institutions_updated}；"
         f"联系人新增 {r.contacts_created}、更新 {r.contacts_updated}；"
-        f"任务新增 {r.tasks.created}、转为不适用 {r.tasks.not_applicable}、"
-        f"恢复 {r.tasks.reopened}"
+        f"任务新增 {tasks.created}、转为不适用 {tasks.not_applicable}、"
+        f"恢复 {tasks.reopened}"
     )
 
 
@@ -58,38 +58,14 @@ def import_command(state: CliState, files: tuple[str, ...], now_text: str | None
 @pass_state
 def list_command(state: CliState, city: str | None, fmt: str, now_text: str | None) -> None:
     """列出机构及其认证状态。"""
-    from sqlalchemy import select
-    from sqlalchemy.orm import selectinload
-
-    from srz_tracker import db
     from srz_tracker.cli.output import print_table
     from srz_tracker.clock import local_date, parse_now
-    from srz_tracker.materialize import is_dual_certified
-    from srz_tracker.models import City, Institution
+    from srz_tracker.store import db
+    from srz_tracker.tasks.query import institution_rows
 
     today = local_date(parse_now(now_text))
     with db.read_session(state.engine) as session:
-        stmt = (
-            select(Institution)
-            .join(City)
-            .options(selectinload(Institution.certifications), selectinload(Institution.city))
-            .order_by(City.id, Institution.id)
-        )
-        if city:
-            stmt = stmt.where(City.name == city)
-        rows = []
-        for inst in session.scalars(stmt):
-            certs = {c.kind: c.status for c in inst.certifications}
-            rows.append(
-                {
-                    "city": inst.city.name,
-                    "county": inst.county,
-                    "name": inst.name,
-                    "CATL": certs.get("CATL", "none"),
-                    "CMA": certs.get("CMA", "none"),
-                    "dual_certified": is_dual_certified(inst, today),
-                }
-            )
+        rows = institution_rows(session, city, today)
     if fmt == "json":
         echo_json(rows)
     else:
@@ -138,10 +114,10 @@ def cert_set_command(
     by: str | None,
 ) -> None:
     """记录认证变化；条件不再满足的任务转为“不适用”，新满足条件的任务随之生成。"""
-    from srz_tracker import db
     from srz_tracker.cli.actor import current_actor
     from srz_tracker.clock import parse_date, parse_now
-    from srz_tracker.orgstore import set_certification
+    from srz_tracker.store import db
+    from srz_tracker.tasks.intake import set_certification
 
     on = parse_date(on_text, "--on") if on_text else None
     now = parse_now(now_text)

@@ -22,7 +22,7 @@ def plan_group() -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 def check_command(file: str) -> None:
     """校验方案文件，列出全部问题（文件:行号: 说明），不写入数据库。"""
-    from srz_tracker.plan import load_plan_file
+    from srz_tracker.plan.schema import load_plan_file
 
     spec = load_plan_file(file)
     click.echo(
@@ -47,12 +47,12 @@ def check_command(file: str) -> None:
 @pass_state
 def load_command(state: CliState, file: str, years: tuple[int, ...], now_text: str | None) -> None:
     """校验并导入方案文件，生成任务。文件有任何问题则全部不写入。"""
-    from srz_tracker import db
     from srz_tracker.cli.actor import current_actor
     from srz_tracker.clock import parse_now
     from srz_tracker.errors import UsageError
-    from srz_tracker.plan import load_plan_file
-    from srz_tracker.planstore import store_plan
+    from srz_tracker.plan.schema import load_plan_file
+    from srz_tracker.store import db
+    from srz_tracker.tasks.intake import load_plan
 
     for y in years:
         if not 2000 <= y <= 2100:
@@ -60,12 +60,12 @@ def load_command(state: CliState, file: str, years: tuple[int, ...], now_text: s
     spec = load_plan_file(file)
     now = parse_now(now_text)
     with db.write_session(state.engine) as session:
-        result = store_plan(session, spec, now, current_actor(), list(years))
+        result, tasks = load_plan(session, spec, now, current_actor(), list(years))
     verb = "已导入" if result.created_plan else "已更新"
     click.echo(
         f"{verb}方案 {result.plan_key}：{result.obligations} 项义务，"
-        f"年度 {', '.join(map(str, result.years))}；新增任务 {result.tasks.created} 项，"
-        f"转为不适用 {result.tasks.not_applicable} 项，恢复 {result.tasks.reopened} 项"
+        f"年度 {', '.join(map(str, result.years))}；新增任务 {tasks.created} 项，"
+        f"转为不适用 {tasks.not_applicable} 项，恢复 {tasks.reopened} 项"
     )
 
 
@@ -74,30 +74,12 @@ def load_command(state: CliState, file: str, years: tuple[int, ...], now_text: s
 @pass_state
 def show_command(state: CliState, fmt: str) -> None:
     """列出已导入方案的义务（id、条款、对象范围、周期）。"""
-    from sqlalchemy import select
-
-    from srz_tracker import db
     from srz_tracker.cli.output import print_table
-    from srz_tracker.models import Obligation, Plan
+    from srz_tracker.plan.store import obligation_rows
+    from srz_tracker.store import db
 
     with db.read_session(state.engine) as session:
-        rows = [
-            {
-                "plan": plan_key,
-                "id": o.key,
-                "title": o.title,
-                "clause": o.clause,
-                "scope": o.scope,
-                "condition": o.condition,
-                "recurrence": o.recurrence,
-                "count": o.required_count,
-                "evidence": o.evidence,
-                "assumption": o.assumption,
-            }
-            for o, plan_key in session.execute(
-                select(Obligation, Plan.key).join(Plan).order_by(Plan.id, Obligation.id)
-            )
-        ]
+        rows = obligation_rows(session)
     if fmt == "json":
         echo_json(rows)
         return
@@ -118,9 +100,9 @@ def show_command(state: CliState, fmt: str) -> None:
 
 
 def print_overview(state: CliState, now: dt.datetime) -> None:
-    from srz_tracker import db
     from srz_tracker.cli.output import print_table
-    from srz_tracker.taskquery import overview
+    from srz_tracker.store import db
+    from srz_tracker.tasks.query import overview
 
     with db.read_session(state.engine) as session:
         rows = overview(session, now)

@@ -20,8 +20,8 @@ def remind_command(state: CliState, now_text: str | None, dry_run: bool, weekly:
     import logging
 
     from srz_tracker.clock import parse_now
-    from srz_tracker.passes import calendar_warnings, run_pass
-    from srz_tracker.passes import dry_run as do_dry_run
+    from srz_tracker.notify.passes import calendar_warnings, run_pass
+    from srz_tracker.notify.passes import dry_run as do_dry_run
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     now = parse_now(now_text)
@@ -45,7 +45,7 @@ def remind_command(state: CliState, now_text: str | None, dry_run: bool, weekly:
             f"跳过过期步骤 {counts.skipped} 条；未写入数据库"
         )
         return
-    from srz_tracker.daemon_lease import held_lease
+    from srz_tracker.daemon.lease import held_lease
 
     sent_lines: list[str] = []
 
@@ -80,11 +80,11 @@ def preview_command(
     state: CliState, start_text: str, end_text: str, city: str | None, fmt: str
 ) -> None:
     """预览一段时间内的提醒安排（假设无人标记完成），不写数据库、不发送。"""
-    from srz_tracker import db
     from srz_tracker.clock import parse_date
     from srz_tracker.errors import UsageError
-    from srz_tracker.passes import make_calendar
-    from srz_tracker.preview import preview
+    from srz_tracker.notify.passes import make_calendar
+    from srz_tracker.notify.preview import preview
+    from srz_tracker.store import db
 
     start, end = parse_date(start_text, "--from"), parse_date(end_text, "--to")
     if end < start:
@@ -94,7 +94,7 @@ def preview_command(
     with db.read_session(state.engine) as session:
         if city:
             from srz_tracker.clock import utcnow
-            from srz_tracker.taskquery import TaskFilter, list_tasks
+            from srz_tracker.tasks.query import TaskFilter, list_tasks
 
             list_tasks(session, TaskFilter(city=city, limit=1), utcnow())  # validates the name
         rows = preview(session, state.settings, make_calendar(state.settings), start, end, city)
@@ -135,34 +135,12 @@ def outbox_group(ctx: click.Context, status: str, limit: int, fmt: str) -> None:
     """查看发件箱（每条为一项任务的一个提醒步骤发给一位收件人）。"""
     if ctx.invoked_subcommand is not None:
         return
-    from sqlalchemy import select
-
-    from srz_tracker import db
-    from srz_tracker.models import Notification
+    from srz_tracker.notify.outbox import list_outbox
+    from srz_tracker.store import db
 
     state: CliState = ctx.obj
     with db.read_session(state.engine) as session:
-        stmt = select(Notification).order_by(Notification.id.desc()).limit(limit)
-        if status != "all":
-            stmt = stmt.where(Notification.status == status)
-        rows = [
-            {
-                "id": n.id,
-                "task_id": n.task_id,
-                "kind": n.kind,
-                "step": n.step,
-                "to": n.recipient_email,
-                "field": n.recipient_field,
-                "status": n.status,
-                "scheduled_at": n.scheduled_at.isoformat(),
-                "attempts": n.attempts,
-                "next_attempt_at": n.next_attempt_at.isoformat(),
-                "sent_at": n.sent_at.isoformat() if n.sent_at else None,
-                "message_id": n.message_id,
-                "last_error": n.last_error,
-            }
-            for n in reversed(session.scalars(stmt).all())
-        ]
+        rows = list_outbox(session, None if status == "all" else status, limit)
     if fmt == "json":
         echo_json(rows)
         return
@@ -190,20 +168,11 @@ def outbox_group(ctx: click.Context, status: str, limit: int, fmt: str) -> None:
 @pass_state
 def outbox_retry_command(state: CliState, notification_id: int, now_text: str | None) -> None:
     """把失败（或待重试）的一条通知重新排入发送队列。"""
-    from srz_tracker import db
     from srz_tracker.clock import parse_now
-    from srz_tracker.errors import NotFound, UsageError
-    from srz_tracker.models import Notification
+    from srz_tracker.notify.outbox import retry_notification
+    from srz_tracker.store import db
 
     now = parse_now(now_text)
     with db.write_session(state.engine) as session:
-        row = session.get(Notification, notification_id)
-        if row is None:
-            raise NotFound(f"没有编号为 {notification_id} 的通知（用 srz outbox 查看）")
-        if row.status not in ("failed", "pending"):
-            raise UsageError(
-                f"通知 {notification_id} 的状态为 {row.status}，只能重试失败或待发的通知"
-            )
-        row.status, row.next_attempt_at, row.attempts = "pending", now, 0
-        row.message_id, row.last_error = None, None
+        retry_notification(session, notification_id, now)
     click.echo(f"通知 {notification_id} 已重新排入发送队列，将在下一次提醒时发送")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -50,10 +50,10 @@ def report_command(
     """
     from pathlib import Path
 
-    from srz_tracker import db
     from srz_tracker.clock import parse_now
     from srz_tracker.errors import UsageError
-    from srz_tracker.reports import build_report
+    from srz_tracker.report.build import build_report
+    from srz_tracker.store import db
 
     path = Path(output) if output else None
     if fmt is None and path is None:
@@ -73,12 +73,10 @@ def report_command(
     with db.read_session(state.engine) as session:
         report = build_report(session, now, year, city)
     if fmt == "table":
-        from srz_tracker.report_render import print_report_table
-
         print_report_table(report)
         return
     if fmt == "xlsx":
-        from srz_tracker.reports_xlsx import write_xlsx
+        from srz_tracker.report.xlsx import write_xlsx
 
         assert path is not None
         write_xlsx(report, path)
@@ -89,11 +87,11 @@ def report_command(
 
         text = json.dumps(report, ensure_ascii=False, indent=2) + "\n"
     elif fmt == "csv":
-        from srz_tracker.report_render import report_csv
+        from srz_tracker.report.columns import report_csv
 
         text = report_csv(report)
     else:
-        from srz_tracker.reports_html import render_html
+        from srz_tracker.report.html import render_html
 
         text = render_html(report)
     if path is None:
@@ -110,3 +108,25 @@ def _check_writable(path: Path) -> None:
         raise UsageError(f"{path} 是目录，请给出文件名")
     if not path.parent.exists():
         raise UsageError(f"目录 {path.parent} 不存在")
+
+
+VERDICT_STYLE = {"met": "green", "not_met": "bold red", "in_progress": "yellow", "no_data": "dim"}
+
+
+def print_report_table(report: dict[str, Any]) -> None:
+    from rich.markup import escape
+
+    from srz_tracker.cli.output import print_table
+    from srz_tracker.report.columns import all_rows, subtitle, summary_cells, summary_headers
+
+    def mark(verdict: str, status: str) -> str:
+        return f"[{VERDICT_STYLE[status]}]{verdict}[/]"
+
+    rows = [summary_cells(r, mark, escape) for r in all_rows(report)]
+    print_table(summary_headers(report), rows, title=report["title"], markup=True)
+    click.echo(subtitle(report))
+    click.echo(
+        "完成率 = 截至统计日已到期任务中已完成的 ÷ 已到期任务；及时率 = 按期完成 ÷ 已完成；"
+        "进行中 = 年度未结束且尚未确定不能达标。\n"
+        "导出：srz report -o 绩效自评.xlsx    srz report -o 绩效自评.html（浏览器打开，含图表）"
+    )

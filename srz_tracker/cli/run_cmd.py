@@ -57,7 +57,7 @@ def run_command(
     """
     import logging
 
-    from srz_tracker.daemon import Daemon, setup_logging
+    from srz_tracker.daemon.run import Daemon, setup_logging
 
     setup_logging(logging.DEBUG if verbose else logging.INFO)
     settings = state.settings

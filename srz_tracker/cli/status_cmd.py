@@ -62,7 +62,7 @@ _COUNTS = {
 @pass_state
 def status_command(state: CliState, fmt: str) -> None:
     """查看守护进程是否在运行、发件箱情况与当前生效的配置（不显示密码）。"""
-    from srz_tracker.status import EXIT_NOT_ALIVE, collect_status
+    from srz_tracker.daemon.status import EXIT_NOT_ALIVE, collect_status
 
     data = collect_status(state.engine, state.settings)
     if fmt == "json":

@@ -55,9 +55,9 @@ def tasks_command(
     fmt: str,
 ) -> None:
     """列出任务。"""
-    from srz_tracker import db
     from srz_tracker.clock import parse_date, parse_now
-    from srz_tracker.taskquery import TaskFilter, list_tasks
+    from srz_tracker.store import db
+    from srz_tracker.tasks.query import TaskFilter, list_tasks
 
     f = TaskFilter(
         city=city,
@@ -72,7 +72,7 @@ def tasks_command(
     if fmt == "json":
         echo_json(rows)
         return
-    from srz_tracker.taskops import status_label
+    from srz_tracker.tasks.ops import status_label
 
     for r in rows:
         r["status_text"] = status_label("overdue" if r["overdue"] else r["status"])
@@ -101,10 +101,10 @@ def show_command(state: CliState, task: str, now_text: str | None, fmt: str) -> 
 
     TASK 为任务编号，或“义务id:对象:期间”（对象为市名、机构名称或“自治区”）。
     """
-    from srz_tracker import db
     from srz_tracker.clock import local_date, parse_now
-    from srz_tracker.taskops import resolve_task, status_label
-    from srz_tracker.taskquery import audit_log, plan_timezone, task_row
+    from srz_tracker.store import db
+    from srz_tracker.tasks.ops import resolve_task, status_label
+    from srz_tracker.tasks.query import audit_log, plan_timezone, task_row
 
     now = parse_now(now_text)
     with db.read_session(state.engine) as session:
@@ -194,9 +194,9 @@ def log_command(state: CliState, task_ref: str | None, limit: int, fmt: str) -> 
     import datetime as dt
     from zoneinfo import ZoneInfo
 
-    from srz_tracker import db
-    from srz_tracker.taskops import resolve_task
-    from srz_tracker.taskquery import audit_log, plan_timezone
+    from srz_tracker.store import db
+    from srz_tracker.tasks.ops import resolve_task
+    from srz_tracker.tasks.query import audit_log, plan_timezone
 
     with db.read_session(state.engine) as session:
         task_id = resolve_task(session, task_ref).id if task_ref else None

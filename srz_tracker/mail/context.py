@@ -1,0 +1,293 @@
+"""From outbox rows to emails: which rows travel together, and what the templates see.
+
+Grouping, per pass:
+- reminders, due-today, checkpoint and office escalations, and delivery-failure notices:
+  one email per recipient address, holding all of its items (a digest when more than one);
+- escalations to leaders: one email per city, leaders in To and contacts in Cc;
+- weekly summaries: one email per row.
+Rows already given a Message-ID (claimed by a pass that died) travel with the rows that
+share it, so a repeated message keeps its Message-ID.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from srz_tracker.clock import local_date
+from srz_tracker.store.models import City, Notification, Obligation, Plan, Task
+from srz_tracker.tasks.query import latest_plan, task_key
+from srz_tracker.text import week_label
+
+# Order of items in a digest and of kinds when choosing a template.
+_SEVERITY = {
+    "escalation_office": 0,
+    "escalation_leader": 1,
+    "due_today": 2,
+    "checkpoint": 3,
+    "reminder": 4,
+}
+
+
+@dataclass
+class MessagePlan:
+    message_id: str
+    rows: list[Notification] = field(default_factory=list)
+
+    @property
+    def to(self) -> list[tuple[str, str | None]]:
+        return _unique(
+            [(r.recipient_email, r.recipient_name) for r in self.rows if r.recipient_field == "to"]
+        )
+
+    @property
+    def cc(self) -> list[tuple[str, str | None]]:
+        to = {a for a, _ in self.to}
+        return [
+            (a, n)
+            for a, n in _unique(
+                [
+                    (r.recipient_email, r.recipient_name)
+                    for r in self.rows
+                    if r.recipient_field == "cc"
+                ]
+            )
+            if a not in to
+        ]
+
+
+def _unique(pairs: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
+    seen: dict[str, str | None] = {}
+    for address, name in pairs:
+        seen.setdefault(address, name)
+    return list(seen.items())
+
+
+def group_key(row: Notification) -> tuple[Any, ...]:
+    if row.kind == "escalation_leader":
+        return ("leaders", row.city_id, row.scheduled_at.date())
+    if row.kind == "weekly_summary":
+        return ("weekly", row.id)
+    return ("recipient", row.recipient_email)
+
+
+def make_message_id(rows: list[Notification], domain: str) -> str:
+    digest = hashlib.sha256(
+        ",".join(str(r.id) for r in sorted(rows, key=lambda r: r.id)).encode()
+    ).hexdigest()[:20]
+    return f"<srz.{min(r.id for r in rows)}.{digest}@{domain}>"
+
+
+def group_rows(rows: list[Notification], domain: str) -> list[MessagePlan]:
+    """Assign each row to a message; rows with a Message-ID keep it."""
+    plans: dict[str, MessagePlan] = {}
+    fresh: dict[tuple[Any, ...], list[Notification]] = defaultdict(list)
+    for row in rows:
+        if row.message_id:
+            plans.setdefault(row.message_id, MessagePlan(row.message_id)).rows.append(row)
+        else:
+            fresh[group_key(row)].append(row)
+    for group in fresh.values():
+        mid = make_message_id(group, domain)
+        for row in group:
+            row.message_id = mid
+        plans[mid] = MessagePlan(mid, group)
+    return sorted(plans.values(), key=lambda p: min(r.id for r in p.rows))
+
+
+def _item(task: Task, row: Notification, today: dt.date) -> dict[str, Any]:
+    ob = task.obligation
+    city = task.city.name if task.city else None
+    inst = task.institution.name if task.institution else None
+    cp = ob.checkpoint
+    return {
+        "kind": row.kind,
+        "task_id": task.id,
+        "task_key": task_key(ob.key, city, inst, task.period),
+        "title": ob.title,
+        "clause": ob.clause,
+        "quote": ob.quote,
+        "subject_label": " ".join(
+            x for x in (city, task.institution.county if task.institution else None, inst) if x
+        )
+        or "自治区",
+        "city": city,
+        "institution": inst,
+        "period": task.period,
+        "due_on": task.due_on,
+        "days_left": (task.due_on - today).days,
+        "actor": ob.actor or "",
+        "required_count": task.required_count,
+        "done_count": task.done_count,
+        "checkpoint": (
+            {
+                "due_on": dt.date(task.due_on.year, *map(int, cp["due"].split("-"))),
+                "count": int(cp["count"]),
+            }
+            if cp
+            else None
+        ),
+        "evidence": ob.evidence,
+        "done_command": f"srz done {task.id}",
+        "step": row.step,
+    }
+
+
+def load_tasks(session: Session, task_ids: set[int]) -> dict[int, Task]:
+    if not task_ids:
+        return {}
+    tasks = (
+        session.scalars(
+            select(Task)
+            .where(Task.id.in_(task_ids))
+            .options(
+                joinedload(Task.obligation).joinedload(Obligation.plan),
+                joinedload(Task.city),
+                joinedload(Task.institution),
+            )
+        )
+        .unique()
+        .all()
+    )
+    return {t.id: t for t in tasks}
+
+
+def build_context(
+    plan: MessagePlan, tasks: dict[int, Task], plan_doc: dict[str, Any], now: dt.datetime
+) -> tuple[str, dict[str, Any]]:
+    """The template kind and its context for one message."""
+    head = plan_doc.get("plan", {})
+    tz = head.get("timezone", "Asia/Shanghai")
+    today = local_date(now, tz)
+    first_to = plan.to[0] if plan.to else (plan.rows[0].recipient_email, None)
+    role_row = next((r for r in plan.rows if r.recipient_email == first_to[0]), plan.rows[0])
+    items: dict[tuple[int, str], dict[str, Any]] = {}
+    failures = []
+    for row in plan.rows:
+        if row.kind == "delivery_failure":
+            failures.append({**(row.payload or {}).get("failure", {}), "failed_at": row.created_at})
+        elif row.task_id in tasks and (row.task_id, row.step) not in items:
+            items[(row.task_id, row.step)] = _item(tasks[row.task_id], row, today)
+    ordered = sorted(
+        items.values(), key=lambda i: (_SEVERITY.get(i["kind"], 9), i["days_left"], i["task_id"])
+    )
+    if not ordered and failures:
+        kind = "delivery_failure"
+    elif len(ordered) == 1 and not failures:
+        kind = ordered[0]["kind"]
+    else:
+        kind = "digest"
+    context = {
+        "kind": kind,
+        "plan": {
+            "title": head.get("title", ""),
+            "short_title": head.get("short_title") or head.get("title", ""),
+            "contact_line": head.get("contact_line", ""),
+            "office": head.get("office", ""),
+        },
+        "recipient": {
+            "name": first_to[1],
+            "email": first_to[0],
+            "role": (role_row.payload or {}).get("role", "contact"),
+        },
+        "items": ordered,
+        "failures": failures,
+        "cc_names": [name or address for address, name in plan.cc],
+        "generated_at": now,
+    }
+    return kind, context
+
+
+def plan_document(session: Session, tasks: dict[int, Task]) -> dict[str, Any]:
+    for task in tasks.values():
+        return task.obligation.plan.document
+    doc = session.scalar(select(Plan.document).order_by(Plan.id.desc()).limit(1))
+    return doc or {}
+
+
+def message_context(
+    session: Session, plan: MessagePlan, tasks: dict[int, Task], now: dt.datetime
+) -> tuple[str, dict[str, Any]]:
+    """Template kind and context for a message, whatever its kind."""
+    first = plan.rows[0]
+    if first.kind == "weekly_summary":
+        return "weekly_summary", weekly_context(session, first, now)
+    mine = {r.task_id: tasks[r.task_id] for r in plan.rows if r.task_id in tasks}
+    return build_context(plan, tasks, plan_document(session, mine), now)
+
+
+DUE_SOON_DAYS = 14
+NEXT_DEADLINES = 5
+
+
+def weekly_context(session: Session, row: Notification, now: dt.datetime) -> dict[str, Any]:
+    """What the weekly_summary templates see, computed at send time."""
+    plan = latest_plan(session)
+    doc = plan.document if plan else {}
+    head = doc.get("plan", {})
+    today = local_date(now, head.get("timezone", "Asia/Shanghai"))
+    city = session.get(City, row.city_id) if row.city_id else None
+    # Only the open tasks are loaded (any year: an overdue one from last year still
+    # matters); done ones are counted in SQL, this year's only, so the cost does not grow
+    # with the years of history.
+    open_tasks = (
+        session.scalars(
+            select(Task)
+            .where(Task.city_id == row.city_id, Task.status == "open")
+            .options(
+                joinedload(Task.obligation).joinedload(Obligation.plan),
+                joinedload(Task.city),
+                joinedload(Task.institution),
+            )
+            .order_by(Task.due_on, Task.id)
+        )
+        .unique()
+        .all()
+    )
+    year_start, year_end = dt.date(today.year, 1, 1), dt.date(today.year, 12, 31)
+    done = (
+        session.scalar(
+            select(func.count(Task.id)).where(
+                Task.city_id == row.city_id,
+                Task.status == "done",
+                Task.due_on.between(year_start, year_end),
+            )
+        )
+        or 0
+    )
+    # Completion so far: this year's done tasks (early ones included) against those plus
+    # every open task already due.
+    due_open = sum(1 for t in open_tasks if t.due_on <= today)
+    relevant = done + due_open
+    open_items = [_item(t, row, today) for t in open_tasks]
+    for item in open_items:
+        item["kind"] = "reminder"
+    overdue = [i for i in open_items if i["days_left"] < 0]
+    due_soon = [i for i in open_items if 0 <= i["days_left"] <= DUE_SOON_DAYS]
+    upcoming = [i for i in open_items if i["days_left"] >= 0]
+    return {
+        "kind": "weekly_summary",
+        "plan": {
+            "title": head.get("title", ""),
+            "short_title": head.get("short_title") or head.get("title", ""),
+            "contact_line": head.get("contact_line", ""),
+            "office": head.get("office", ""),
+        },
+        "recipient": {"name": row.recipient_name, "email": row.recipient_email, "role": "contact"},
+        "city": city.name if city else "",
+        "week": (row.payload or {}).get("week", week_label(today)),
+        "open_items": open_items,
+        "due_soon": due_soon,
+        "overdue": overdue,
+        "done": done,
+        "total": relevant,
+        "completion_pct": round(100.0 * done / relevant, 1) if relevant else 100.0,
+        "next_deadlines": upcoming[:NEXT_DEADLINES],
+        "generated_at": now,
+    }

@@ -1,0 +1,528 @@
+"""Hand rendered emails over: SMTP (through yagmail), a local Maildir, the console, or
+nowhere (benchmarks).
+
+Every transport is a context manager covering one delivery pass::
+
+    with make_transport(settings) as transport:
+        for email in emails:
+            try:
+                result = transport.send(email)     # result.refused: recipients refused
+            except DeliveryError as exc:            # nothing was delivered
+                ...exc.permanent...
+
+Error contract of ``send``:
+
+- the whole message failed: :class:`DeliveryError` with ``permanent=True`` for a 5xx
+  answer to the message (sender or data refused, an unusable address in the data), and
+  ``permanent=False`` for everything worth retrying: connection refused or dropped,
+  timeouts, TLS or login problems (a configuration fault that the office must fix; the
+  messages themselves are fine), 4xx answers;
+- some recipients refused, the others accepted: :class:`SendResult` with ``refused``
+  holding each refused address and the server's (code, message); codes 5xx are permanent
+  (``SendResult.permanent``), 4xx temporary (``SendResult.temporary``). The message was
+  delivered to everybody else, so it must not be sent again to them;
+- every recipient refused with 5xx: a :class:`SendResult` listing them all; with any 4xx
+  among them: ``DeliveryError(permanent=False)``.
+
+A message is never sent twice by the transport itself: a connection that drops during a
+send raises, and only the next message opens a new connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import mailbox
+import smtplib
+import ssl
+import sys
+import time
+from dataclasses import dataclass, field
+from email import policy as email_policy
+from email.header import Header
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
+
+from srz_tracker.errors import DeliveryError
+from srz_tracker.text import sanitize_header
+
+if TYPE_CHECKING:
+    from srz_tracker.config import Settings, SmtpSettings
+
+log = logging.getLogger("srz_tracker.mail.transports")
+
+# A connection idle for longer than this is probed with NOOP before it is reused, so that
+# a server-side idle timeout reconnects instead of failing the next message.
+_IDLE_PROBE_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    message_id: str  # full "<...@...>" given by the caller; used verbatim
+    to: list[tuple[str, str | None]]  # (address, display name)
+    cc: list[tuple[str, str | None]]
+    subject: str
+    text: str
+    html: str
+    date: dt.datetime | None = None  # the Date header; now when None
+
+    @property
+    def recipients(self) -> list[str]:
+        """Envelope recipients: To then Cc, each address once."""
+        seen: dict[str, None] = {}
+        for address, _name in [*self.to, *self.cc]:
+            clean = sanitize_header(address)
+            if clean.lower() not in (a.lower() for a in seen):
+                seen[clean] = None
+        return list(seen)
+
+
+@dataclass
+class SendResult:
+    # recipients the server refused, with (code, message); the others were delivered
+    refused: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+    @property
+    def permanent(self) -> dict[str, tuple[int, str]]:
+        """Refused for good (5xx): tell the office, do not retry."""
+        return {a: r for a, r in self.refused.items() if r[0] >= 500}
+
+    @property
+    def temporary(self) -> dict[str, tuple[int, str]]:
+        """Refused for now (4xx) while the others got the message."""
+        return {a: r for a, r in self.refused.items() if r[0] < 500}
+
+
+class Transport(Protocol):
+    """One delivery pass: enter, send any number of messages, exit."""
+
+    description: str  # where messages go, for the CLI and logs (never a password)
+
+    def __enter__(self) -> Transport: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def send(self, email: OutgoingEmail) -> SendResult: ...
+
+
+# -- composing -------------------------------------------------------------------------
+
+
+def _address(address: str, name: str | None) -> Address:
+    address = sanitize_header(address)
+    name = sanitize_header(name) if name else ""
+    local, _, domain = address.rpartition("@")
+    if not local or not domain or any(c.isspace() for c in address):
+        raise DeliveryError(f"邮件地址无效：{address!r}", permanent=True)
+    try:
+        return Address(display_name=name, addr_spec=address)
+    except (ValueError, IndexError) as exc:
+        raise DeliveryError(f"邮件地址无效：{address!r}（{exc}）", permanent=True) from None
+
+
+class _WirePolicy(email_policy.EmailPolicy):
+    """``email.policy.default`` with a fast encoder for non-ASCII headers.
+
+    The default folder re-encodes Chinese text by shrinking each encoded word one
+    character at a time, measuring both encodings of every candidate: about half the
+    time of an SMTP delivery went there. Non-ASCII headers are written instead with the
+    compat32 encoder (``email.header.Header``: RFC 2047 encoded words of at most 75
+    characters, lines folded at 76), addresses one by one with their display name
+    encoded; reading the message (``msg["Subject"]``) is unchanged.
+    """
+
+    def _fold(self, name: str, value: Any, refold_binary: bool = False) -> str:
+        text = str(value)
+        if not hasattr(value, "name") or text.isascii():
+            return super()._fold(name, value, refold_binary)
+        addresses = getattr(value, "addresses", None)
+        if addresses is None:
+            encoded = Header(text, "utf-8", header_name=name).encode(linesep=self.linesep)
+            return f"{name}: {encoded}{self.linesep}"
+        parts = []
+        for a in addresses:
+            if a.display_name and not a.display_name.isascii():
+                words = Header(a.display_name, "utf-8").encode(linesep=self.linesep)
+                parts.append(f"{words} <{a.addr_spec}>")
+            else:
+                parts.append(str(a))
+        return f"{name}: {(',' + self.linesep + ' ').join(parts)}{self.linesep}"
+
+
+_WIRE_POLICY = _WirePolicy()
+
+
+def build_mime(email: OutgoingEmail, from_addr: str, from_name: str) -> EmailMessage:
+    """The message every transport sends: multipart/alternative (text/plain, text/html),
+    UTF-8 (base64), RFC 2047-encoded Chinese subject and display names, addresses always
+    present in From/To/Cc, the caller's Message-ID verbatim. Every header value coming
+    from data goes through :func:`sanitize_header`, so data can never add a header."""
+    msg = EmailMessage(policy=_WIRE_POLICY)
+    msg["From"] = _address(from_addr, from_name)
+    msg["To"] = [_address(a, n) for a, n in email.to]
+    if email.cc:
+        msg["Cc"] = [_address(a, n) for a, n in email.cc]
+    msg["Subject"] = sanitize_header(email.subject)
+    when = email.date or dt.datetime.now(dt.UTC)
+    if when.tzinfo is None:
+        when = when.astimezone()
+    msg["Date"] = format_datetime(when)
+    message_id = sanitize_header(email.message_id)
+    if not (message_id.startswith("<") and message_id.endswith(">") and "@" in message_id):
+        raise DeliveryError(f"Message-ID 格式不正确：{message_id!r}", permanent=True)
+    msg["Message-ID"] = message_id
+    # Automated reminders: no vacation auto-replies back to the tracker (RFC 3834).
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg.set_content(email.text, subtype="plain", charset="utf-8", cte="base64")
+    msg.add_alternative(email.html, subtype="html", charset="utf-8", cte="base64")
+    return msg
+
+
+def _wire_bytes(msg: EmailMessage) -> bytes:
+    return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+
+
+# -- SMTP through yagmail --------------------------------------------------------------
+
+# Why yagmail only opens the connection here (checked against yagmail 0.16.0):
+# - Its composer (prepare_send / prepare_message) cannot make a proper text + HTML
+#   alternative: every content string goes into BOTH parts, the text part gets "<br>"
+#   for each newline, and HTML is pushed through premailer. A dict ``to`` produces a
+#   To: header with only the display names (no addresses), and a body string that is
+#   the path of an existing file is attached as that file. So the message is composed
+#   by build_mime (the same bytes the Maildir and console transports produce).
+# - Client.send() logs in again (a new SMTP session, the old one left open) on every
+#   call, retries a dropped connection up to three times (the same message can arrive
+#   three times) and then returns False instead of raising. It is never called: one
+#   connection is opened per pass and smtplib's sendmail is called on it directly.
+# - Client.login() with no password asks the keyring and then prompts on the terminal;
+#   a daemon must never prompt, so login is skipped (smtp_skip_login) unless both user
+#   and password are configured.
+# - A user name without "@" gets "@gmail.com" appended; the user is passed as a
+#   one-entry {user: user} dict, which yagmail takes verbatim.
+# What is used: Client.login() choosing SMTP_SSL / SMTP + STARTTLS / plain SMTP, with the
+# timeout and a verifying TLS context handed through to smtplib.
+
+
+class SmtpTransport:
+    def __init__(self, smtp: SmtpSettings, from_addr: str, from_name: str) -> None:
+        if not smtp.host:
+            raise DeliveryError("未配置 SMTP 服务器（SRZ_SMTP_HOST）", permanent=False)
+        self.smtp_settings = smtp
+        self.from_addr = sanitize_header(from_addr)
+        self.from_name = from_name
+        self.host = smtp.host
+        self.port = smtp.effective_port
+        self.description = f"SMTP 服务器 {self.host}:{self.port}（{smtp.security}）"
+        self._client: Any = None
+        self._connect_error: DeliveryError | None = None
+        self._last_used = 0.0
+        self.connections_opened = 0
+
+    def __enter__(self) -> SmtpTransport:
+        # The connection is opened by the first send() and reused for the whole pass: a
+        # pass with nothing to send does not touch the server, and an unreachable server
+        # fails each message with DeliveryError instead of failing the pass.
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # connection ---------------------------------------------------------------------
+
+    def _open(self) -> smtplib.SMTP:
+        import yagmail
+
+        s = self.smtp_settings
+        login = bool(s.user and s.password)
+        user = s.user if (login and s.user) else self.from_addr
+        tls = ssl.create_default_context()
+        kwargs: dict[str, Any] = {"timeout": s.timeout_seconds}
+        if s.security == "ssl":
+            kwargs["context"] = tls
+        client = yagmail.Client(
+            user={user: user},
+            password=s.password if login else None,
+            host=self.host,
+            port=self.port,
+            smtp_ssl=s.security == "ssl",
+            smtp_starttls={"context": tls} if s.security == "starttls" else False,
+            smtp_skip_login=not login,
+            soft_email_validation=False,
+            **kwargs,
+        )
+        client.set_logging(None)  # yagmail would otherwise add its own stderr handler
+        self._client = client
+        try:
+            client.login()
+        except BaseException:
+            self._discard()
+            raise
+        self.connections_opened += 1
+        log.info("connected to %s", self.description)
+        return client.smtp
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._connect_error is not None:
+            raise self._connect_error
+        if self._client is not None and self._client.smtp is not None:
+            smtp: smtplib.SMTP = self._client.smtp
+            if time.monotonic() - self._last_used < _IDLE_PROBE_SECONDS:
+                return smtp
+            try:
+                if smtp.noop()[0] == 250:
+                    return smtp
+            except (smtplib.SMTPException, OSError):
+                pass
+            self._discard()
+        try:
+            return self._open()
+        except smtplib.SMTPAuthenticationError as exc:
+            err = DeliveryError(
+                f"SMTP 登录失败（{self.description}，用户 {self.smtp_settings.user}）："
+                f"{exc.smtp_code} {_text(exc.smtp_error)}",
+                permanent=False,
+            )
+        except smtplib.SMTPNotSupportedError as exc:
+            err = DeliveryError(f"SMTP 服务器不支持所需功能（{self.description}）：{exc}")
+        except smtplib.SMTPResponseException as exc:
+            err = DeliveryError(
+                f"SMTP 服务器拒绝连接（{self.description}）：{exc.smtp_code} "
+                f"{_text(exc.smtp_error)}",
+                permanent=False,
+            )
+        except (smtplib.SMTPException, OSError) as exc:
+            err = DeliveryError(
+                f"无法连接 {self.description}：{_describe_os_error(exc)}",
+                permanent=False,
+            )
+        # Remember it: the other messages of this pass fail at once instead of each
+        # waiting for the same timeout.
+        self._connect_error = err
+        raise err
+
+    def _discard(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        client.is_closed = True  # keep yagmail's __del__ from touching the socket
+        smtp = client.smtp
+        if smtp is not None:
+            with contextlib.suppress(OSError):
+                smtp.close()
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        client.is_closed = True
+        smtp = client.smtp
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            with contextlib.suppress(OSError):
+                smtp.close()
+
+    # sending ------------------------------------------------------------------------
+
+    def send(self, email: OutgoingEmail) -> SendResult:
+        msg = build_mime(email, self.from_addr, self.from_name)
+        recipients = email.recipients
+        if not recipients:
+            raise DeliveryError("邮件没有收件人", permanent=True)
+        data = _wire_bytes(msg)
+        smtp = self._connection()
+        try:
+            refused = smtp.sendmail(self.from_addr, recipients, data)
+        except smtplib.SMTPRecipientsRefused as exc:
+            result = {a: (code, _text(m)) for a, (code, m) in exc.recipients.items()}
+            if all(code >= 500 for code, _ in result.values()):
+                log.warning("%s: every recipient refused: %s", email.message_id, result)
+                return SendResult(refused=result)
+            raise DeliveryError(
+                f"收件人暂时被拒收：{_format_refused(result)}", permanent=False
+            ) from None
+        except smtplib.SMTPServerDisconnected as exc:
+            self._discard()
+            raise DeliveryError(
+                f"与 {self.description} 的连接中断：{exc}（邮件可能未送达，稍后重试）",
+                permanent=False,
+            ) from None
+        except smtplib.SMTPResponseException as exc:
+            code = exc.smtp_code
+            if code == 421 or code < 0:
+                self._discard()
+            what = "发件人被拒绝" if isinstance(exc, smtplib.SMTPSenderRefused) else "邮件被拒收"
+            raise DeliveryError(
+                f"{self.description} {what}：{code} {_text(exc.smtp_error)}",
+                permanent=500 <= code < 600,
+            ) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            self._discard()
+            raise DeliveryError(
+                f"发送到 {self.description} 时出错：{_describe_os_error(exc)}",
+                permanent=False,
+            ) from None
+        self._last_used = time.monotonic()
+        result = {a: (code, _text(m)) for a, (code, m) in refused.items()}
+        if result:
+            log.warning("%s: some recipients refused: %s", email.message_id, result)
+        log.info("sent %s to %d recipient(s)", email.message_id, len(recipients) - len(result))
+        return SendResult(refused=result)
+
+
+def _text(value: bytes | str) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def _describe_os_error(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "连接超时"
+    if isinstance(exc, ConnectionRefusedError):
+        return "连接被拒绝（服务器未运行或端口错误）"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS 错误：{exc}"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _format_refused(refused: dict[str, tuple[int, str]]) -> str:
+    return "；".join(f"{a}（{code} {m}）" for a, (code, m) in refused.items())
+
+
+# -- Maildir, console, null ------------------------------------------------------------
+
+
+class MaildirTransport:
+    """One file per message in a Maildir (``new/``), readable by any mail client."""
+
+    def __init__(self, path: Path, from_addr: str, from_name: str) -> None:
+        self.path = Path(path)
+        self.from_addr = from_addr
+        self.from_name = from_name
+        self.description = f"本地邮件目录 {self.path}"
+        self._box: mailbox.Maildir | None = None
+        self.last_key: str | None = None
+
+    def __enter__(self) -> MaildirTransport:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._box = None
+
+    def _mailbox(self) -> mailbox.Maildir:
+        if self._box is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._box = mailbox.Maildir(self.path, factory=None, create=True)
+            except OSError as exc:
+                raise DeliveryError(f"无法打开邮件目录 {self.path}：{exc}") from None
+        return self._box
+
+    def send(self, email: OutgoingEmail) -> SendResult:
+        msg = build_mime(email, self.from_addr, self.from_name)
+        if not email.recipients:
+            raise DeliveryError("邮件没有收件人", permanent=True)
+        try:
+            self.last_key = self._mailbox().add(msg)
+        except OSError as exc:
+            raise DeliveryError(f"写入邮件目录 {self.path} 失败：{exc}") from None
+        log.info("stored %s in %s", email.message_id, self.path)
+        return SendResult()
+
+
+class ConsoleTransport:
+    """Prints each message (headers and the text part) to stdout."""
+
+    def __init__(self, from_addr: str, from_name: str, stream: TextIO | None = None) -> None:
+        self.from_addr = from_addr
+        self.from_name = from_name
+        self.stream = stream
+        self.description = "控制台（仅显示，不发送）"
+
+    def __enter__(self) -> ConsoleTransport:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        pass
+
+    def send(self, email: OutgoingEmail) -> SendResult:
+        msg = build_mime(email, self.from_addr, self.from_name)
+        out = self.stream or sys.stdout
+        lines = ["=" * 72]
+        for name in ("Message-ID", "Date", "From", "To", "Cc", "Subject"):
+            if msg[name] is not None:
+                lines.append(f"{name}: {msg[name]}")
+        lines.append("")
+        lines.append(email.text.rstrip("\n"))
+        lines.append("")
+        out.write("\n".join(lines) + "\n")
+        out.flush()
+        return SendResult()
+
+
+class NullTransport:
+    """Discards every message (benchmarks); counts them."""
+
+    description = "丢弃（null）"
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def __enter__(self) -> NullTransport:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        pass
+
+    def send(self, email: OutgoingEmail) -> SendResult:
+        self.sent += 1
+        return SendResult()
+
+
+def make_transport(settings: Settings) -> Transport:
+    """The transport the settings choose (``settings.effective_transport``)."""
+    kind = settings.effective_transport
+    if kind == "smtp":
+        return SmtpTransport(settings.smtp, settings.mail_from, settings.mail_from_name)
+    if kind == "maildir":
+        return MaildirTransport(settings.maildir, settings.mail_from, settings.mail_from_name)
+    if kind == "console":
+        return ConsoleTransport(settings.mail_from, settings.mail_from_name)
+    if kind == "null":
+        return NullTransport()
+    raise ValueError(f"unknown transport {kind!r}")

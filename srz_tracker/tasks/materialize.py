@@ -1,0 +1,202 @@
+"""Turning obligations into tasks: one per (obligation, subject, period).
+
+Materializing is idempotent: it creates what is missing, marks ``not_applicable`` the
+open tasks whose certification condition no longer holds, and reopens the
+``not_applicable`` ones whose condition holds again. A done task is never touched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from srz_tracker.clock import local_date
+from srz_tracker.store.models import AuditEvent, City, Institution, Obligation, Plan, Task
+from srz_tracker.tasks.subjects import Subject, all_subjects
+from srz_tracker.timing.steps import NEEDS_PLANNING
+
+
+@dataclass
+class MaterializeResult:
+    created: int = 0
+    not_applicable: int = 0
+    reopened: int = 0
+
+    def __add__(self, other: MaterializeResult) -> MaterializeResult:
+        return MaterializeResult(
+            self.created + other.created,
+            self.not_applicable + other.not_applicable,
+            self.reopened + other.reopened,
+        )
+
+
+def _month_day(year: int, text: str) -> dt.date:
+    month, day = (int(x) for x in text.split("-"))
+    return dt.date(year, month, day)
+
+
+def periods(obligation: Obligation, year: int, plan_year: int) -> Iterator[tuple[str, dt.date]]:
+    """(period label, due date) pairs the obligation has in ``year``."""
+    rec = obligation.recurrence
+    kind = rec["type"]
+    if kind == "once":
+        if year == plan_year:
+            yield "once", _month_day(year, rec["due"][0])
+    elif kind == "yearly":
+        yield str(year), _month_day(year, rec["due"][0])
+    elif kind == "twice_yearly":
+        yield f"{year}-H1", _month_day(year, rec["due"][0])
+        yield f"{year}-H2", _month_day(year, rec["due"][1])
+    elif kind == "rrule":
+        from dateutil.rrule import rrulestr
+
+        rule = rrulestr(rec["rrule"], dtstart=dt.datetime(year, 1, 1))
+        for occurrence in rule.between(
+            dt.datetime(year, 1, 1), dt.datetime(year, 12, 31, 23, 59), inc=True
+        ):
+            yield occurrence.date().isoformat(), occurrence.date()
+
+
+def is_dual_certified(institution: Institution, on: dt.date) -> bool:
+    """Both certificates valid on ``on``: certified by then and not yet expired."""
+    kinds = {
+        c.kind
+        for c in institution.certifications
+        if c.status == "certified"
+        and (c.certified_on is None or c.certified_on <= on)
+        and (c.expires_on is None or c.expires_on >= on)
+    }
+    return {"CATL", "CMA"} <= kinds
+
+
+def condition_holds(condition: str | None, subject: Subject, on: dt.date) -> bool:
+    if condition is None or subject.institution is None:
+        return True
+    certified = is_dual_certified(subject.institution, on)
+    return certified if condition == "dual_certified" else not certified
+
+
+def materialize(session: Session, now: dt.datetime, actor: str = "system") -> MaterializeResult:
+    """Bring the tasks of every loaded plan in line with the directory at ``now``."""
+    result = MaterializeResult()
+    plans = session.scalars(select(Plan).options(selectinload(Plan.obligations))).all()
+    subjects = all_subjects(session)
+    for plan in plans:
+        years = sorted(set(plan.document.get("years", [plan.year])))
+        # The condition is judged on the certification records as they stand today.
+        today = local_date(now, plan.timezone)
+        existing = {
+            (t.obligation_id, t.subject_key, t.period): t
+            for t in session.scalars(
+                select(Task).join(Obligation).where(Obligation.plan_id == plan.id)
+            )
+        }
+        city_names = {cid: name for cid, name in session.execute(select(City.id, City.name))}
+        retired = set(plan.document.get("retired", []))
+        for obligation in plan.obligations:
+            limited_to = set(obligation.cities or ())
+            for subject in subjects.get(obligation.scope, []):
+                if limited_to and city_names.get(subject.city_id or -1) not in limited_to:
+                    continue
+                if obligation.key in retired:
+                    holds, why = False, "obligation removed from the plan file"
+                else:
+                    holds = condition_holds(obligation.condition, subject, today)
+                    why = f"condition {obligation.condition} no longer holds"
+                for year in years:
+                    for period, due in periods(obligation, year, plan.year):
+                        task = existing.get((obligation.id, subject.key, period))
+                        result += _reconcile(
+                            session,
+                            obligation,
+                            subject,
+                            period,
+                            due,
+                            task,
+                            holds,
+                            now,
+                            actor,
+                            why,
+                        )
+    return result
+
+
+def _reconcile(
+    session: Session,
+    obligation: Obligation,
+    subject: Subject,
+    period: str,
+    due: dt.date,
+    task: Task | None,
+    holds: bool,
+    now: dt.datetime,
+    actor: str,
+    why: str = "",
+) -> MaterializeResult:
+    if task is None:
+        if not holds:
+            return MaterializeResult()
+        session.add(
+            Task(
+                obligation_id=obligation.id,
+                subject_type=subject.type,
+                subject_key=subject.key,
+                city_id=subject.city_id,
+                institution_id=subject.institution_id,
+                period=period,
+                due_on=due,
+                original_due_on=due,
+                status="open",
+                required_count=obligation.required_count,
+                done_count=0,
+                next_step_at=NEEDS_PLANNING,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        return MaterializeResult(created=1)
+    if task.status == "open" and not holds:
+        task.status = "not_applicable"
+        task.updated_at = now
+        task.next_step_at = None
+        session.add(
+            AuditEvent(
+                at=now,
+                actor=actor,
+                action="not_applicable",
+                task_id=task.id,
+                detail={"reason": why},
+            )
+        )
+        from srz_tracker.tasks.ops import cancel_pending
+
+        cancel_pending(session, task.id)
+        return MaterializeResult(not_applicable=1)
+    if task.status == "not_applicable" and holds:
+        task.status = "open"
+        task.updated_at = now
+        task.next_step_at = NEEDS_PLANNING
+        session.add(
+            AuditEvent(
+                at=now,
+                actor=actor,
+                action="reopen",
+                task_id=task.id,
+                detail={"reason": f"condition {obligation.condition} holds again"},
+            )
+        )
+        return MaterializeResult(reopened=1)
+    if (
+        task.status == "open"
+        and task.due_on == task.original_due_on
+        and task.original_due_on != due
+    ):
+        # The plan file moved the date; an extension, if any, stays the user's choice.
+        task.due_on = task.original_due_on = due
+        task.updated_at = now
+        task.next_step_at = NEEDS_PLANNING
+    return MaterializeResult()

@@ -1,0 +1,223 @@
+"""What the office does to a task: done (one occurrence at a time for counted tasks),
+reopen, waive, extend. Each change writes an audit event and, when the task closes,
+cancels its pending notifications in the same transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from srz_tracker.errors import NotFound, UsageError
+from srz_tracker.store.models import (
+    AuditEvent,
+    City,
+    Institution,
+    Notification,
+    Obligation,
+    Task,
+    TaskExtension,
+    TaskOccurrence,
+)
+from srz_tracker.tasks.subjects import REGION_KEY, REGION_LABEL, city_key, institution_key
+from srz_tracker.timing.steps import NEEDS_PLANNING
+
+CLOSED = ("done", "waived", "not_applicable")
+
+
+def cancel_pending(session: Session, task_id: int) -> int:
+    result = session.execute(
+        update(Notification)
+        .where(Notification.task_id == task_id, Notification.status == "pending")
+        .values(status="cancelled")
+    )
+    return result.rowcount or 0
+
+
+def resolve_task(session: Session, ref: str, lock: bool = False) -> Task:
+    """A task by numeric id, or by ``OBLIGATION:SUBJECT:PERIOD`` where SUBJECT is a city
+    name, an institution name or ``自治区``/``region``.
+
+    ``lock``: the caller is about to change the task; its row is locked until commit so
+    that two people recording sessions of a counted task at once both count (PostgreSQL;
+    SQLite write transactions are serialized from their start anyway)."""
+    ref = ref.strip()
+    if ref.isdigit():
+        task = session.get(Task, int(ref), with_for_update=lock or None)
+        if task is None:
+            raise NotFound(f"没有编号为 {ref} 的任务（用 srz tasks 查看任务编号）")
+        return task
+    parts = ref.split(":")
+    if len(parts) != 3:
+        raise NotFound(
+            f"无法识别的任务 {ref!r}：请用任务编号，或“义务id:对象:期间”，如 "
+            "city-summary-report:南宁市:2023"
+        )
+    key, subject, period = (p.strip() for p in parts)
+    if subject in (REGION_KEY, REGION_LABEL):
+        subject_key = REGION_KEY
+    else:
+        city = session.scalar(select(City).where(City.name == subject))
+        inst = session.scalar(select(Institution).where(Institution.name == subject))
+        if city is None and inst is None:
+            raise NotFound(f"未知的对象 {subject!r}（应为市名、机构名称或“自治区”）")
+        subject_key = city_key(city.id) if city else institution_key(inst.id)  # type: ignore[union-attr]
+    stmt = (
+        select(Task)
+        .join(Obligation)
+        .where(Obligation.key == key, Task.subject_key == subject_key, Task.period == period)
+    )
+    task = session.scalar(stmt.with_for_update(of=Task) if lock else stmt)
+    if task is None:
+        raise NotFound(f"没有任务 {ref}")
+    return task
+
+
+@dataclass
+class DoneResult:
+    task: Task
+    already_done: bool
+    recorded: bool
+
+
+def mark_done(
+    session: Session,
+    task: Task,
+    now: dt.datetime,
+    on: dt.date,
+    by: str,
+    note: str | None = None,
+    evidence: str | None = None,
+    no_evidence_reason: str | None = None,
+) -> DoneResult:
+    if task.status == "done":
+        return DoneResult(task, already_done=True, recorded=False)
+    if task.status in ("waived", "not_applicable"):
+        raise UsageError(
+            f"任务 {task.id} 的状态为“{status_label(task.status)}”，"
+            f"不能标记完成；如需完成请先 srz reopen {task.id}"
+        )
+    required_evidence = task.obligation.evidence
+    if required_evidence and not evidence and not no_evidence_reason:
+        raise UsageError(
+            f"任务 {task.id} 需要佐证材料：{required_evidence}。请用 --evidence 指定材料"
+            "（文件路径、文号或受理编号），或用 --no-evidence-reason 说明缺少的原因"
+        )
+    session.add(
+        TaskOccurrence(
+            task_id=task.id,
+            occurred_on=on,
+            recorded_by=by,
+            note=note,
+            evidence=evidence,
+            no_evidence_reason=no_evidence_reason,
+            recorded_at=now,
+        )
+    )
+    task.done_count += 1
+    task.note, task.updated_at = note or task.note, now
+    task.evidence = evidence or task.evidence
+    task.no_evidence_reason = no_evidence_reason or task.no_evidence_reason
+    detail = {
+        "on": on.isoformat(),
+        "count": f"{task.done_count}/{task.required_count}",
+        "note": note,
+        "evidence": evidence,
+        "no_evidence_reason": no_evidence_reason,
+    }
+    if task.done_count >= task.required_count:
+        # Sessions may be recorded out of order: the task was done when the last one was.
+        last = max([on, *(o.occurred_on for o in task.occurrences if o.revoked_at is None)])
+        task.status, task.completed_on, task.completed_by = "done", last, by
+        task.next_step_at = None
+        cancel_pending(session, task.id)
+        session.add(AuditEvent(at=now, actor=by, action="done", task_id=task.id, detail=detail))
+    else:
+        # Progress may have caught up with the checkpoint: re-plan from the new count.
+        task.next_step_at = NEEDS_PLANNING
+        session.add(AuditEvent(at=now, actor=by, action="progress", task_id=task.id, detail=detail))
+    return DoneResult(task, already_done=False, recorded=True)
+
+
+def reopen(session: Session, task: Task, now: dt.datetime, by: str) -> bool:
+    if task.status == "open":
+        return False
+    previous = task.status
+    task.status, task.completed_on, task.completed_by, task.updated_at = "open", None, None, now
+    task.next_step_at = NEEDS_PLANNING
+    # Reopening a done task undoes the occurrence that closed it (kept, marked revoked);
+    # the earlier sessions of a counted task still count.
+    if previous == "done":
+        counted = [o for o in task.occurrences if o.revoked_at is None]
+        if counted:
+            max(counted, key=lambda o: (o.occurred_on, o.id)).revoked_at = now
+        task.done_count = max(len(counted) - 1, 0)
+    session.add(
+        AuditEvent(
+            at=now, actor=by, action="reopen", task_id=task.id, detail={"previous": previous}
+        )
+    )
+    return True
+
+
+def waive(session: Session, task: Task, now: dt.datetime, by: str, reason: str) -> None:
+    if not reason.strip():
+        raise UsageError("豁免任务必须用 --reason 说明理由")
+    if task.status == "done":
+        raise UsageError(f"任务 {task.id} 已完成，不能豁免")
+    task.status, task.note, task.updated_at, task.next_step_at = "waived", reason, now, None
+    cancel_pending(session, task.id)
+    session.add(
+        AuditEvent(at=now, actor=by, action="waive", task_id=task.id, detail={"reason": reason})
+    )
+
+
+def extend(
+    session: Session, task: Task, now: dt.datetime, by: str, to: dt.date, reason: str
+) -> None:
+    if not reason.strip():
+        raise UsageError("延期必须用 --reason 说明理由")
+    if task.status != "open":
+        raise UsageError(
+            f"任务 {task.id} 的状态为“{status_label(task.status)}”，只能对未完成的任务延期"
+        )
+    if to <= task.due_on:
+        raise UsageError(f"新期限 {to} 必须晚于当前期限 {task.due_on}")
+    session.add(
+        TaskExtension(
+            task_id=task.id,
+            from_due_on=task.due_on,
+            to_due_on=to,
+            reason=reason,
+            extended_by=by,
+            extended_at=now,
+        )
+    )
+    session.add(
+        AuditEvent(
+            at=now,
+            actor=by,
+            action="extend",
+            task_id=task.id,
+            detail={"from": task.due_on.isoformat(), "to": to.isoformat(), "reason": reason},
+        )
+    )
+    task.due_on, task.updated_at = to, now
+    # Steps planned for the old date no longer apply; the next pass plans from the new one.
+    cancel_pending(session, task.id)
+    task.next_step_at = NEEDS_PLANNING
+
+
+STATUS_LABELS = {
+    "open": "未完成",
+    "done": "已完成",
+    "waived": "已豁免",
+    "not_applicable": "不适用",
+    "overdue": "已逾期",
+}
+
+
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status, status)
