@@ -19,9 +19,8 @@ from srz_tracker.mail.render import (
     RenderedEmail,
     Renderer,
     RenderError,
-    sample_context,
-    sample_contexts,
 )
+from srz_tracker.mail.samples import sample_context, sample_contexts
 from srz_tracker.text import cn_date, days_phrase
 
 TEMPLATES = PROJECT_ROOT / "email_templates"
