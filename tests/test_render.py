@@ -19,9 +19,8 @@ from srz_tracker.mail.render import (
     RenderedEmail,
     Renderer,
     RenderError,
-    sample_context,
-    sample_contexts,
 )
+from srz_tracker.mail.samples import sample_context, sample_contexts
 from srz_tracker.text import cn_date, days_phrase
 
 TEMPLATES = PROJECT_ROOT / "email_templates"
@@ -221,7 +220,7 @@ def test_sample_contexts_are_fresh_copies() -> None:
 
 
 def test_rendered_email_survives_mime_round_trip(renderer: Renderer) -> None:
-    from srz_tracker.mail.transports import OutgoingEmail, build_mime
+    from srz_tracker.mail.mime import OutgoingEmail, build_mime
 
     rendered = renderer.render("digest", sample_context("digest"))
     msg = build_mime(

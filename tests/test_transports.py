@@ -17,13 +17,12 @@ import pytest
 
 from srz_tracker.config import Settings, SmtpSettings
 from srz_tracker.errors import DeliveryError
+from srz_tracker.mail.mime import OutgoingEmail, build_mime
 from srz_tracker.mail.transports import (
     ConsoleTransport,
     MaildirTransport,
     NullTransport,
-    OutgoingEmail,
     SmtpTransport,
-    build_mime,
     make_transport,
 )
 from tests import smtp_server as smtp_server_module
@@ -304,7 +303,8 @@ def test_no_password_means_no_login_and_no_prompt(
     script = textwrap.dedent(
         f"""
         from srz_tracker.config import SmtpSettings
-        from srz_tracker.mail.transports import OutgoingEmail, SmtpTransport
+        from srz_tracker.mail.mime import OutgoingEmail
+        from srz_tracker.mail.transports import SmtpTransport
         s = SmtpSettings(host={smtp_server.host!r}, port={smtp_server.port}, user="srzbot",
                          password=None, security="none", timeout_seconds=5)
         e = OutgoingEmail("<np@srz.example.org>", [("a@example.org", None)], [], "无密码",

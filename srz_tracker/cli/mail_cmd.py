@@ -12,7 +12,7 @@ import click
 from srz_tracker.cli.common import CliState, pass_state
 
 if TYPE_CHECKING:
-    from srz_tracker.mail.transports import OutgoingEmail
+    from srz_tracker.mail.mime import OutgoingEmail
 
 
 @click.group(
@@ -119,7 +119,7 @@ def _test_message(address: str, mail_from: str, transport: str) -> OutgoingEmail
     from email.utils import make_msgid
     from html import escape
 
-    from srz_tracker.mail.transports import OutgoingEmail
+    from srz_tracker.mail.mime import OutgoingEmail
     from srz_tracker.text import cn_datetime
 
     now = dt.datetime.now(dt.UTC)

@@ -48,7 +48,8 @@ from srz_tracker.clock import utcnow
 from srz_tracker.config import Settings
 from srz_tracker.daemon import lease as lease_mod
 from srz_tracker.errors import SrzError
-from srz_tracker.mail.transports import OutgoingEmail, SendResult, Transport, make_transport
+from srz_tracker.mail.mime import OutgoingEmail
+from srz_tracker.mail.transports import SendResult, Transport, make_transport
 from srz_tracker.notify.delivery import release_claims
 from srz_tracker.notify.passes import make_calendar, run_pass
 

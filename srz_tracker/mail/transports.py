@@ -1,5 +1,5 @@
 """Hand rendered emails over: SMTP (through yagmail), a local Maildir, the console, or
-nowhere (benchmarks).
+nowhere (benchmarks). The message itself is composed by :mod:`srz_tracker.mail.mime`.
 
 Every transport is a context manager covering one delivery pass::
 
@@ -31,7 +31,6 @@ send raises, and only the next message opens a new connection.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import logging
 import mailbox
 import smtplib
@@ -39,16 +38,12 @@ import ssl
 import sys
 import time
 from dataclasses import dataclass, field
-from email import policy as email_policy
-from email.header import Header
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Self, TextIO
 
 from srz_tracker.errors import DeliveryError
+from srz_tracker.mail.mime import OutgoingEmail, build_mime, wire_bytes
 from srz_tracker.text import sanitize_header
 
 if TYPE_CHECKING:
@@ -59,27 +54,6 @@ log = logging.getLogger("srz_tracker.mail.transports")
 # A connection idle for longer than this is probed with NOOP before it is reused, so that
 # a server-side idle timeout reconnects instead of failing the next message.
 _IDLE_PROBE_SECONDS = 30.0
-
-
-@dataclass(frozen=True)
-class OutgoingEmail:
-    message_id: str  # full "<...@...>" given by the caller; used verbatim
-    to: list[tuple[str, str | None]]  # (address, display name)
-    cc: list[tuple[str, str | None]]
-    subject: str
-    text: str
-    html: str
-    date: dt.datetime | None = None  # the Date header; now when None
-
-    @property
-    def recipients(self) -> list[str]:
-        """Envelope recipients: To then Cc, each address once."""
-        seen: dict[str, None] = {}
-        for address, _name in [*self.to, *self.cc]:
-            clean = sanitize_header(address)
-            if clean.lower() not in (a.lower() for a in seen):
-                seen[clean] = None
-        return list(seen)
 
 
 @dataclass
@@ -98,99 +72,36 @@ class SendResult:
         return {a: r for a, r in self.refused.items() if r[0] < 500}
 
 
-class Transport(Protocol):
-    """One delivery pass: enter, send any number of messages, exit."""
+class Transport:
+    """One delivery pass: enter, send any number of messages, exit.
+
+    Subclasses implement :meth:`send` and, when the pass holds something (a connection,
+    an open mailbox), the :meth:`open` and :meth:`close` hooks; entering calls ``open``
+    and leaving calls ``close``, whether or not the pass ended with an exception.
+    """
 
     description: str  # where messages go, for the CLI and logs (never a password)
 
-    def __enter__(self) -> Transport: ...
+    def __enter__(self) -> Self:
+        self.open()
+        return self
 
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None: ...
+    ) -> None:
+        self.close()
 
-    def send(self, email: OutgoingEmail) -> SendResult: ...
+    def open(self) -> None:
+        """Get ready for a pass; nothing by default."""
 
+    def send(self, email: OutgoingEmail) -> SendResult:
+        raise NotImplementedError
 
-# -- composing -------------------------------------------------------------------------
-
-
-def _address(address: str, name: str | None) -> Address:
-    address = sanitize_header(address)
-    name = sanitize_header(name) if name else ""
-    local, _, domain = address.rpartition("@")
-    if not local or not domain or any(c.isspace() for c in address):
-        raise DeliveryError(f"邮件地址无效：{address!r}", permanent=True)
-    try:
-        return Address(display_name=name, addr_spec=address)
-    except (ValueError, IndexError) as exc:
-        raise DeliveryError(f"邮件地址无效：{address!r}（{exc}）", permanent=True) from None
-
-
-class _WirePolicy(email_policy.EmailPolicy):
-    """``email.policy.default`` with a fast encoder for non-ASCII headers.
-
-    The default folder re-encodes Chinese text by shrinking each encoded word one
-    character at a time, measuring both encodings of every candidate: about half the
-    time of an SMTP delivery went there. Non-ASCII headers are written instead with the
-    compat32 encoder (``email.header.Header``: RFC 2047 encoded words of at most 75
-    characters, lines folded at 76), addresses one by one with their display name
-    encoded; reading the message (``msg["Subject"]``) is unchanged.
-    """
-
-    def _fold(self, name: str, value: Any, refold_binary: bool = False) -> str:
-        text = str(value)
-        if not hasattr(value, "name") or text.isascii():
-            return super()._fold(name, value, refold_binary)
-        addresses = getattr(value, "addresses", None)
-        if addresses is None:
-            encoded = Header(text, "utf-8", header_name=name).encode(linesep=self.linesep)
-            return f"{name}: {encoded}{self.linesep}"
-        parts = []
-        for a in addresses:
-            if a.display_name and not a.display_name.isascii():
-                words = Header(a.display_name, "utf-8").encode(linesep=self.linesep)
-                parts.append(f"{words} <{a.addr_spec}>")
-            else:
-                parts.append(str(a))
-        return f"{name}: {(',' + self.linesep + ' ').join(parts)}{self.linesep}"
-
-
-_WIRE_POLICY = _WirePolicy()
-
-
-def build_mime(email: OutgoingEmail, from_addr: str, from_name: str) -> EmailMessage:
-    """The message every transport sends: multipart/alternative (text/plain, text/html),
-    UTF-8 (base64), RFC 2047-encoded Chinese subject and display names, addresses always
-    present in From/To/Cc, the caller's Message-ID verbatim. Every header value coming
-    from data goes through :func:`sanitize_header`, so data can never add a header."""
-    msg = EmailMessage(policy=_WIRE_POLICY)
-    msg["From"] = _address(from_addr, from_name)
-    msg["To"] = [_address(a, n) for a, n in email.to]
-    if email.cc:
-        msg["Cc"] = [_address(a, n) for a, n in email.cc]
-    msg["Subject"] = sanitize_header(email.subject)
-    when = email.date or dt.datetime.now(dt.UTC)
-    if when.tzinfo is None:
-        when = when.astimezone()
-    msg["Date"] = format_datetime(when)
-    message_id = sanitize_header(email.message_id)
-    if not (message_id.startswith("<") and message_id.endswith(">") and "@" in message_id):
-        raise DeliveryError(f"Message-ID 格式不正确：{message_id!r}", permanent=True)
-    msg["Message-ID"] = message_id
-    # Automated reminders: no vacation auto-replies back to the tracker (RFC 3834).
-    msg["Auto-Submitted"] = "auto-generated"
-    msg["X-Auto-Response-Suppress"] = "All"
-    msg.set_content(email.text, subtype="plain", charset="utf-8", cte="base64")
-    msg.add_alternative(email.html, subtype="html", charset="utf-8", cte="base64")
-    return msg
-
-
-def _wire_bytes(msg: EmailMessage) -> bytes:
-    return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+    def close(self) -> None:
+        """Release what the pass holds; nothing by default. Safe to call twice."""
 
 
 # -- SMTP through yagmail --------------------------------------------------------------
@@ -215,7 +126,11 @@ def _wire_bytes(msg: EmailMessage) -> bytes:
 # timeout and a verifying TLS context handed through to smtplib.
 
 
-class SmtpTransport:
+class SmtpTransport(Transport):
+    """One connection per pass, opened by the first send() and reused: a pass with
+    nothing to send does not touch the server, and an unreachable server fails each
+    message with DeliveryError instead of failing the pass."""
+
     def __init__(self, smtp: SmtpSettings, from_addr: str, from_name: str) -> None:
         if not smtp.host:
             raise DeliveryError("未配置 SMTP 服务器（SRZ_SMTP_HOST）", permanent=False)
@@ -230,23 +145,9 @@ class SmtpTransport:
         self._last_used = 0.0
         self.connections_opened = 0
 
-    def __enter__(self) -> SmtpTransport:
-        # The connection is opened by the first send() and reused for the whole pass: a
-        # pass with nothing to send does not touch the server, and an unreachable server
-        # fails each message with DeliveryError instead of failing the pass.
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     # connection ---------------------------------------------------------------------
 
-    def _open(self) -> smtplib.SMTP:
+    def _connect(self) -> smtplib.SMTP:
         import yagmail
 
         s = self.smtp_settings
@@ -292,7 +193,7 @@ class SmtpTransport:
                 pass
             self._discard()
         try:
-            return self._open()
+            return self._connect()
         except smtplib.SMTPAuthenticationError as exc:
             err = DeliveryError(
                 f"SMTP 登录失败（{self.description}，用户 {self.smtp_settings.user}）："
@@ -348,7 +249,7 @@ class SmtpTransport:
         recipients = email.recipients
         if not recipients:
             raise DeliveryError("邮件没有收件人", permanent=True)
-        data = _wire_bytes(msg)
+        data = wire_bytes(msg)
         smtp = self._connection()
         try:
             refused = smtp.sendmail(self.from_addr, recipients, data)
@@ -412,7 +313,7 @@ def _format_refused(refused: dict[str, tuple[int, str]]) -> str:
 # -- Maildir, console, null ------------------------------------------------------------
 
 
-class MaildirTransport:
+class MaildirTransport(Transport):
     """One file per message in a Maildir (``new/``), readable by any mail client."""
 
     def __init__(self, path: Path, from_addr: str, from_name: str) -> None:
@@ -423,15 +324,7 @@ class MaildirTransport:
         self._box: mailbox.Maildir | None = None
         self.last_key: str | None = None
 
-    def __enter__(self) -> MaildirTransport:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self._box = None
 
     def _mailbox(self) -> mailbox.Maildir:
@@ -455,7 +348,7 @@ class MaildirTransport:
         return SendResult()
 
 
-class ConsoleTransport:
+class ConsoleTransport(Transport):
     """Prints each message (headers and the text part) to stdout."""
 
     def __init__(self, from_addr: str, from_name: str, stream: TextIO | None = None) -> None:
@@ -463,17 +356,6 @@ class ConsoleTransport:
         self.from_name = from_name
         self.stream = stream
         self.description = "控制台（仅显示，不发送）"
-
-    def __enter__(self) -> ConsoleTransport:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        pass
 
     def send(self, email: OutgoingEmail) -> SendResult:
         msg = build_mime(email, self.from_addr, self.from_name)
@@ -490,24 +372,13 @@ class ConsoleTransport:
         return SendResult()
 
 
-class NullTransport:
+class NullTransport(Transport):
     """Discards every message (benchmarks); counts them."""
 
     description = "丢弃（null）"
 
     def __init__(self) -> None:
         self.sent = 0
-
-    def __enter__(self) -> NullTransport:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        pass
 
     def send(self, email: OutgoingEmail) -> SendResult:
         self.sent += 1

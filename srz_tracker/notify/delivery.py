@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 
 from srz_tracker.errors import DeliveryError
 from srz_tracker.mail.context import MessagePlan, group_rows, load_tasks, message_context
+from srz_tracker.mail.mime import OutgoingEmail
 from srz_tracker.mail.render import Renderer
-from srz_tracker.mail.transports import OutgoingEmail, Transport
+from srz_tracker.mail.transports import Transport
 from srz_tracker.store.db import write_session
 from srz_tracker.store.models import Notification, Task
 

@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from srz_tracker.config import Settings
 from srz_tracker.mail.context import group_rows, load_tasks, message_context
+from srz_tracker.mail.mime import OutgoingEmail
 from srz_tracker.mail.render import Renderer
-from srz_tracker.mail.transports import OutgoingEmail, Transport, make_transport
+from srz_tracker.mail.transports import Transport, make_transport
 from srz_tracker.notify.delivery import DeliveryCounts, deliver
 from srz_tracker.notify.planner import PlanCounts, plan_notifications
 from srz_tracker.store.db import write_session
