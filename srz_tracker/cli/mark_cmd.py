@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from srz_tracker.cli.common import CliState, pass_state
+from srz_tracker.kinds import TaskStatus
 
 _now_option = click.option("--now", "now_text", metavar="DATETIME", help="操作时刻（默认当前时间）")
 _by_option = click.option("--by", help="操作人（默认 SRZ_USER 或当前登录名）")
@@ -59,7 +60,7 @@ def done_command(
             result = mark_done(session, task, now, on, actor, note, evidence, no_evidence_reason)
             if result.already_done:
                 messages.append(f"任务 {task.id} 已经是完成状态（{task.completed_on}），未作改动")
-            elif task.status == "done":
+            elif task.status == TaskStatus.DONE:
                 messages.append(
                     f"任务 {task.id} 已完成：{task.obligation.title}"
                     f"（{task.done_count}/{task.required_count}）"

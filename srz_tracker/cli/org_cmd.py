@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from srz_tracker.cli.common import CliState, echo_json, pass_state
+from srz_tracker.kinds import CertKind, CertStatus
 
 
 @click.group(
@@ -96,8 +97,9 @@ def cert_group() -> None:
     "--number 2023XXXX",
 )
 @click.argument("institution")
-@click.argument("kind", type=click.Choice(["CATL", "CMA"], case_sensitive=False))
-@click.argument("status", type=click.Choice(["none", "applied", "certified", "expired"]))
+# Values, not members: click offers an enum member by its name.
+@click.argument("kind", type=click.Choice([k.value for k in CertKind], case_sensitive=False))
+@click.argument("status", type=click.Choice([s.value for s in CertStatus]))
 @click.option("--on", "on_text", metavar="DATE", help="日期（申请日、发证日或过期日）")
 @click.option("--number", help="证书编号或受理编号")
 @click.option("--now", "now_text", metavar="DATETIME")

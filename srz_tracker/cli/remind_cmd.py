@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from srz_tracker.cli.common import CliState, echo_json, pass_state
+from srz_tracker.kinds import NotificationStatus
 
 
 @click.command(
@@ -125,7 +126,8 @@ def preview_command(
 )
 @click.option(
     "--status",
-    type=click.Choice(["pending", "sending", "sent", "failed", "skipped", "cancelled", "all"]),
+    # Values, not members: click offers an enum member by its name ("PENDING").
+    type=click.Choice([*(s.value for s in NotificationStatus), "all"]),
     default="all",
 )
 @click.option("--limit", type=int, default=100, show_default=True)

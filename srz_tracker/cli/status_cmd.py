@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from srz_tracker.cli.common import CliState, echo_json, pass_state
+from srz_tracker.kinds import NotificationStatus
 
 _STATES = {
     "active": "运行中",
@@ -17,12 +18,12 @@ _STATES = {
     "never": "从未运行",
 }
 _OUTBOX = {
-    "pending": "待发送",
-    "sending": "发送中",
-    "sent": "已发送",
-    "failed": "失败",
-    "skipped": "已跳过",
-    "cancelled": "已取消",
+    NotificationStatus.PENDING: "待发送",
+    NotificationStatus.SENDING: "发送中",
+    NotificationStatus.SENT: "已发送",
+    NotificationStatus.FAILED: "失败",
+    NotificationStatus.SKIPPED: "已跳过",
+    NotificationStatus.CANCELLED: "已取消",
 }
 _CONFIG = {
     "database": "数据库",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from srz_tracker.cli.common import CliState, echo_json, pass_state
+from srz_tracker.kinds import TaskStatus
 
 TASK_COLUMNS = [
     ("id", "编号"),
@@ -30,7 +31,8 @@ TASK_COLUMNS = [
 @click.option("--obligation", help="义务 id，如 city-summary-report（srz plan show 可查）")
 @click.option(
     "--status",
-    type=click.Choice(["open", "done", "waived", "not_applicable", "overdue", "all"]),
+    # Values, not members: click offers an enum member by its name ("OPEN").
+    type=click.Choice([*(s.value for s in TaskStatus), "overdue", "all"]),
     default="all",
     show_default=True,
 )

@@ -17,12 +17,12 @@ from sqlalchemy import Engine, func, select
 from srz_tracker.clock import utcnow
 from srz_tracker.config import Settings
 from srz_tracker.daemon.lease import current_lease
+from srz_tracker.kinds import NotificationStatus, TaskStatus
 from srz_tracker.store.db import read_session
 from srz_tracker.store.models import DaemonLease, Notification, Task
 
 EXIT_NOT_ALIVE = 3
 FAILED_SHOWN = 20
-STATUSES = ("pending", "sending", "sent", "failed", "skipped", "cancelled")
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -76,22 +76,24 @@ def daemon_status(engine: Engine, now: dt.datetime) -> dict[str, Any]:
 
 def outbox_status(engine: Engine) -> dict[str, Any]:
     with read_session(engine) as session:
-        counts = dict.fromkeys(STATUSES, 0)
+        counts: dict[str, int] = dict.fromkeys(NotificationStatus, 0)
         for status, count in session.execute(
             select(Notification.status, func.count()).group_by(Notification.status)
         ):
             counts[status] = count
         next_send = session.scalar(
-            select(func.min(Notification.next_attempt_at)).where(Notification.status == "pending")
+            select(func.min(Notification.next_attempt_at)).where(
+                Notification.status == NotificationStatus.PENDING
+            )
         )
         next_step = session.scalar(
             select(func.min(Task.next_step_at)).where(
-                Task.status == "open", Task.next_step_at.is_not(None)
+                Task.status == TaskStatus.OPEN, Task.next_step_at.is_not(None)
             )
         )
         failed = session.scalars(
             select(Notification)
-            .where(Notification.status == "failed")
+            .where(Notification.status == NotificationStatus.FAILED)
             .order_by(Notification.id.desc())
             .limit(FAILED_SHOWN)
         ).all()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from srz_tracker.kinds import ContactRole, Scope
 from srz_tracker.store.models import Contact
 
 
@@ -30,28 +31,28 @@ class Recipients:
         for c in contacts:
             if not c.active:
                 continue
-            if c.scope == "region":
-                self.by_key[("region", None, c.role)].append(c)
-            elif c.scope == "city":
-                self.by_key[("city", c.city_id, c.role)].append(c)
+            if c.scope == Scope.REGION:
+                self.by_key[(Scope.REGION, None, c.role)].append(c)
+            elif c.scope == Scope.CITY:
+                self.by_key[(Scope.CITY, c.city_id, c.role)].append(c)
             else:
-                self.by_key[("institution", c.institution_id, c.role)].append(c)
+                self.by_key[(Scope.INSTITUTION, c.institution_id, c.role)].append(c)
 
     @classmethod
     def load(cls, session: Session) -> Recipients:
         return cls(list(session.scalars(select(Contact).where(Contact.active.is_(True)))))
 
     def office(self) -> list[Contact]:
-        return self.by_key[("region", None, "office")]
+        return self.by_key[(Scope.REGION, None, ContactRole.OFFICE)]
 
     def _people(self, role: str, city_id: int | None, institution_id: int | None) -> list[Contact]:
-        if role == "office":
+        if role == ContactRole.OFFICE:
             return self.office()
         people: list[Contact] = []
         if institution_id is not None:
-            people += self.by_key[("institution", institution_id, role)]
+            people += self.by_key[(Scope.INSTITUTION, institution_id, role)]
         if city_id is not None:
-            people += self.by_key[("city", city_id, role)]
+            people += self.by_key[(Scope.CITY, city_id, role)]
         if city_id is None and institution_id is None:
             people += self.office()  # region tasks: the office acts and is reminded
         return people
@@ -60,7 +61,7 @@ class Recipients:
         self, to_role: str, cc_role: str | None, city_id: int | None, institution_id: int | None
     ) -> list[Recipient]:
         to = self._people(to_role, city_id, institution_id)
-        if not to and to_role != "office":
+        if not to and to_role != ContactRole.OFFICE:
             # Nobody in that role: tell the office rather than drop the step silently.
             to = self.office()
         cc = self._people(cc_role, city_id, institution_id) if cc_role else []

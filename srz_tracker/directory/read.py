@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from srz_tracker.errors import DirectoryError, Problem
-from srz_tracker.store.models import CERT_STATUSES, CONTACT_ROLES, CONTACT_SCOPES
+from srz_tracker.kinds import CertStatus, ContactRole, Scope
 
 # header aliases -> canonical column
 _INSTITUTION_COLUMNS = {
@@ -42,39 +42,39 @@ _CONTACT_COLUMNS = {
     "phone": ("phone", "电话", "联系电话"),
 }
 _STATUS_ALIASES = {
-    "": "none",
-    "none": "none",
-    "无": "none",
-    "未申请": "none",
-    "applied": "applied",
-    "已申请": "applied",
-    "申请中": "applied",
-    "certified": "certified",
-    "已通过": "certified",
-    "通过": "certified",
-    "expired": "expired",
-    "已过期": "expired",
-    "过期": "expired",
+    "": CertStatus.NONE,
+    "none": CertStatus.NONE,
+    "无": CertStatus.NONE,
+    "未申请": CertStatus.NONE,
+    "applied": CertStatus.APPLIED,
+    "已申请": CertStatus.APPLIED,
+    "申请中": CertStatus.APPLIED,
+    "certified": CertStatus.CERTIFIED,
+    "已通过": CertStatus.CERTIFIED,
+    "通过": CertStatus.CERTIFIED,
+    "expired": CertStatus.EXPIRED,
+    "已过期": CertStatus.EXPIRED,
+    "过期": CertStatus.EXPIRED,
 }
 _ROLE_ALIASES = {
-    "contact": "contact",
-    "联系人": "contact",
-    "leader": "leader",
-    "分管领导": "leader",
-    "领导": "leader",
-    "office": "office",
-    "处室": "office",
+    "contact": ContactRole.CONTACT,
+    "联系人": ContactRole.CONTACT,
+    "leader": ContactRole.LEADER,
+    "分管领导": ContactRole.LEADER,
+    "领导": ContactRole.LEADER,
+    "office": ContactRole.OFFICE,
+    "处室": ContactRole.OFFICE,
 }
 _SCOPE_ALIASES = {
-    "region": "region",
-    "自治区": "region",
-    "区级": "region",
-    "city": "city",
-    "市": "city",
-    "市级": "city",
-    "institution": "institution",
-    "机构": "institution",
-    "县级质检机构": "institution",
+    "region": Scope.REGION,
+    "自治区": Scope.REGION,
+    "区级": Scope.REGION,
+    "city": Scope.CITY,
+    "市": Scope.CITY,
+    "市级": Scope.CITY,
+    "institution": Scope.INSTITUTION,
+    "机构": Scope.INSTITUTION,
+    "县级质检机构": Scope.INSTITUTION,
 }
 _HEADER_SEARCH_ROWS = 5
 # Columns people add for themselves; read and ignored.
@@ -236,7 +236,7 @@ def _institution_row(
             problems.append(
                 Problem(
                     f"{where}, 列 {kind}_status",
-                    f"未知的认证状态 {raw_status!r}（可用：{', '.join(CERT_STATUSES)}）",
+                    f"未知的认证状态 {raw_status!r}（可用：{', '.join(CertStatus)}）",
                 )
             )
             ok = False
@@ -262,7 +262,7 @@ def _contact_row(
         problems.append(
             Problem(
                 f"{where}, 列 scope",
-                f"未知层级 {v.get('scope')!r}（可用：{', '.join(CONTACT_SCOPES)}）",
+                f"未知层级 {v.get('scope')!r}（可用：{', '.join(Scope)}）",
             )
         )
         ok = False
@@ -271,7 +271,7 @@ def _contact_row(
         problems.append(
             Problem(
                 f"{where}, 列 role",
-                f"未知角色 {v.get('role')!r}（可用：{', '.join(CONTACT_ROLES)}）",
+                f"未知角色 {v.get('role')!r}（可用：{', '.join(ContactRole)}）",
             )
         )
         ok = False
@@ -282,10 +282,10 @@ def _contact_row(
     if not v.get("name"):
         problems.append(Problem(f"{where}, 列 name", "不能为空"))
         ok = False
-    if scope == "city" and not v.get("city"):
+    if scope == Scope.CITY and not v.get("city"):
         problems.append(Problem(f"{where}, 列 city", "市级联系人须填写所属市"))
         ok = False
-    if scope == "institution" and not v.get("institution"):
+    if scope == Scope.INSTITUTION and not v.get("institution"):
         problems.append(Problem(f"{where}, 列 institution", "机构联系人须填写机构名称"))
         ok = False
     if ok:

@@ -12,14 +12,8 @@ from sqlalchemy.orm import Session
 
 from srz_tracker.directory.read import DirectoryData
 from srz_tracker.errors import DirectoryError, NotFound, Problem, UsageError
-from srz_tracker.store.models import (
-    CERT_KINDS,
-    CERT_STATUSES,
-    AuditEvent,
-    Certification,
-    City,
-    Contact,
-)
+from srz_tracker.kinds import CertKind, CertStatus, Scope
+from srz_tracker.store.models import AuditEvent, Certification, City, Contact
 from srz_tracker.store.models import Institution as Inst
 
 
@@ -44,11 +38,11 @@ def _check_references(session: Session, data: DirectoryData, problems: list[Prob
     for c in data.contacts:
         if c.city and c.city not in cities:
             problems.append(Problem(f"{c.where}, 列 city", f"未知的市 {c.city!r}{hint}"))
-        if c.scope == "institution" and c.institution not in inst_city:
+        if c.scope == Scope.INSTITUTION and c.institution not in inst_city:
             problems.append(
                 Problem(f"{c.where}, 列 institution", f"未知的机构 {c.institution!r}（须在名录中）")
             )
-        elif c.scope == "institution" and c.city and c.city != inst_city[c.institution]:
+        elif c.scope == Scope.INSTITUTION and c.city and c.city != inst_city[c.institution]:
             problems.append(
                 Problem(
                     f"{c.where}, 列 city",
@@ -112,8 +106,8 @@ def import_directory(
         city_id = inst.city_id if inst else (cities[row.city].id if row.city else None)
         key = (
             row.scope,
-            city_id if row.scope != "region" else None,
-            inst.id if inst and row.scope == "institution" else None,
+            city_id if row.scope != Scope.REGION else None,
+            inst.id if inst and row.scope == Scope.INSTITUTION else None,
             row.role,
             row.email,
         )
@@ -158,15 +152,15 @@ def _apply_cert(
     if cert is None:
         cert = Certification(institution_id=inst.id, kind=kind)
         session.add(cert)
-    if status == "certified" and cert.status != "certified":
+    if status == CertStatus.CERTIFIED and cert.status != CertStatus.CERTIFIED:
         # A new certificate: the expiry date of the old one no longer applies.
         cert.expires_on = None
     cert.status = status
-    if status == "applied":
+    if status == CertStatus.APPLIED:
         cert.applied_on = on or cert.applied_on
-    elif status == "certified":
+    elif status == CertStatus.CERTIFIED:
         cert.certified_on = on or cert.certified_on
-    elif status == "expired":
+    elif status == CertStatus.EXPIRED:
         cert.expires_on = on or cert.expires_on
     cert.certificate_no = number or cert.certificate_no
     return cert
@@ -183,10 +177,11 @@ def set_certification(
     actor: str,
 ) -> None:
     kind = kind.upper()
-    if kind not in CERT_KINDS:
-        raise UsageError(f"认证类型应为 {'/'.join(CERT_KINDS)}，而不是 {kind!r}")
-    if status not in CERT_STATUSES:
-        raise UsageError(f"认证状态应为 {'/'.join(CERT_STATUSES)} 之一，而不是 {status!r}")
+    # ``in`` on the enum class itself rejects plain strings on Python 3.11: ask the members.
+    if kind not in tuple(CertKind):
+        raise UsageError(f"认证类型应为 {'/'.join(CertKind)}，而不是 {kind!r}")
+    if status not in tuple(CertStatus):
+        raise UsageError(f"认证状态应为 {'/'.join(CertStatus)} 之一，而不是 {status!r}")
     inst = session.scalar(select(Inst).where(Inst.name == institution_name))
     if inst is None:
         raise NotFound(f"未知的机构 {institution_name!r}（用 srz org list 查看机构）")

@@ -21,17 +21,18 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from srz_tracker.clock import local_date
+from srz_tracker.kinds import ContactRole, NotificationKind, TaskStatus
 from srz_tracker.store.models import City, Notification, Obligation, Plan, Task
 from srz_tracker.tasks.query import latest_plan, task_key
 from srz_tracker.text import week_label
 
 # Order of items in a digest and of kinds when choosing a template.
 _SEVERITY = {
-    "escalation_office": 0,
-    "escalation_leader": 1,
-    "due_today": 2,
-    "checkpoint": 3,
-    "reminder": 4,
+    NotificationKind.ESCALATION_OFFICE: 0,
+    NotificationKind.ESCALATION_LEADER: 1,
+    NotificationKind.DUE_TODAY: 2,
+    NotificationKind.CHECKPOINT: 3,
+    NotificationKind.REMINDER: 4,
 }
 
 
@@ -70,9 +71,9 @@ def _unique(pairs: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]
 
 
 def group_key(row: Notification) -> tuple[Any, ...]:
-    if row.kind == "escalation_leader":
+    if row.kind == NotificationKind.ESCALATION_LEADER:
         return ("leaders", row.city_id, row.scheduled_at.date())
-    if row.kind == "weekly_summary":
+    if row.kind == NotificationKind.WEEKLY_SUMMARY:
         return ("weekly", row.id)
     return ("recipient", row.recipient_email)
 
@@ -170,7 +171,7 @@ def build_context(
     items: dict[tuple[int, str], dict[str, Any]] = {}
     failures = []
     for row in plan.rows:
-        if row.kind == "delivery_failure":
+        if row.kind == NotificationKind.DELIVERY_FAILURE:
             failures.append({**(row.payload or {}).get("failure", {}), "failed_at": row.created_at})
         elif row.task_id in tasks and (row.task_id, row.step) not in items:
             items[(row.task_id, row.step)] = _item(tasks[row.task_id], row, today)
@@ -178,11 +179,11 @@ def build_context(
         items.values(), key=lambda i: (_SEVERITY.get(i["kind"], 9), i["days_left"], i["task_id"])
     )
     if not ordered and failures:
-        kind = "delivery_failure"
+        kind: str = NotificationKind.DELIVERY_FAILURE
     elif len(ordered) == 1 and not failures:
         kind = ordered[0]["kind"]
     else:
-        kind = "digest"
+        kind = "digest"  # a template of its own, no row kind
     context = {
         "kind": kind,
         "plan": {
@@ -194,7 +195,7 @@ def build_context(
         "recipient": {
             "name": first_to[1],
             "email": first_to[0],
-            "role": (role_row.payload or {}).get("role", "contact"),
+            "role": (role_row.payload or {}).get("role", ContactRole.CONTACT),
         },
         "items": ordered,
         "failures": failures,
@@ -216,8 +217,8 @@ def message_context(
 ) -> tuple[str, dict[str, Any]]:
     """Template kind and context for a message, whatever its kind."""
     first = plan.rows[0]
-    if first.kind == "weekly_summary":
-        return "weekly_summary", weekly_context(session, first, now)
+    if first.kind == NotificationKind.WEEKLY_SUMMARY:
+        return NotificationKind.WEEKLY_SUMMARY, weekly_context(session, first, now)
     mine = {r.task_id: tasks[r.task_id] for r in plan.rows if r.task_id in tasks}
     return build_context(plan, tasks, plan_document(session, mine), now)
 
@@ -239,7 +240,7 @@ def weekly_context(session: Session, row: Notification, now: dt.datetime) -> dic
     open_tasks = (
         session.scalars(
             select(Task)
-            .where(Task.city_id == row.city_id, Task.status == "open")
+            .where(Task.city_id == row.city_id, Task.status == TaskStatus.OPEN)
             .options(
                 joinedload(Task.obligation).joinedload(Obligation.plan),
                 joinedload(Task.city),
@@ -255,7 +256,7 @@ def weekly_context(session: Session, row: Notification, now: dt.datetime) -> dic
         session.scalar(
             select(func.count(Task.id)).where(
                 Task.city_id == row.city_id,
-                Task.status == "done",
+                Task.status == TaskStatus.DONE,
                 Task.due_on.between(year_start, year_end),
             )
         )
@@ -267,19 +268,23 @@ def weekly_context(session: Session, row: Notification, now: dt.datetime) -> dic
     relevant = done + due_open
     open_items = [_item(t, row, today) for t in open_tasks]
     for item in open_items:
-        item["kind"] = "reminder"
+        item["kind"] = NotificationKind.REMINDER
     overdue = [i for i in open_items if i["days_left"] < 0]
     due_soon = [i for i in open_items if 0 <= i["days_left"] <= DUE_SOON_DAYS]
     upcoming = [i for i in open_items if i["days_left"] >= 0]
     return {
-        "kind": "weekly_summary",
+        "kind": NotificationKind.WEEKLY_SUMMARY,
         "plan": {
             "title": head.get("title", ""),
             "short_title": head.get("short_title") or head.get("title", ""),
             "contact_line": head.get("contact_line", ""),
             "office": head.get("office", ""),
         },
-        "recipient": {"name": row.recipient_name, "email": row.recipient_email, "role": "contact"},
+        "recipient": {
+            "name": row.recipient_name,
+            "email": row.recipient_email,
+            "role": ContactRole.CONTACT,
+        },
         "city": city.name if city else "",
         "week": (row.payload or {}).get("week", week_label(today)),
         "open_items": open_items,

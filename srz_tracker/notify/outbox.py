@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from srz_tracker.errors import NotFound, UsageError
+from srz_tracker.kinds import NotificationStatus
 from srz_tracker.store.models import Notification
 
 
@@ -42,7 +43,7 @@ def retry_notification(session: Session, notification_id: int, now: dt.datetime)
     row = session.get(Notification, notification_id)
     if row is None:
         raise NotFound(f"没有编号为 {notification_id} 的通知（用 srz outbox 查看）")
-    if row.status not in ("failed", "pending"):
+    if row.status not in (NotificationStatus.FAILED, NotificationStatus.PENDING):
         raise UsageError(f"通知 {notification_id} 的状态为 {row.status}，只能重试失败或待发的通知")
-    row.status, row.next_attempt_at, row.attempts = "pending", now, 0
+    row.status, row.next_attempt_at, row.attempts = NotificationStatus.PENDING, now, 0
     row.message_id, row.last_error = None, None

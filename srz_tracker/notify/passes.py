@@ -16,6 +16,7 @@ from sqlalchemy import Engine, extract, select
 from sqlalchemy.orm import Session
 
 from srz_tracker.config import Settings
+from srz_tracker.kinds import NotificationStatus, TaskStatus
 from srz_tracker.mail.context import group_rows, load_tasks, message_context
 from srz_tracker.mail.mime import OutgoingEmail
 from srz_tracker.mail.render import Renderer
@@ -107,7 +108,10 @@ def dry_run(
         counts = _plan(session, now, make_calendar(settings), settings, weekly)
         rows = session.scalars(
             select(Notification)
-            .where(Notification.status == "pending", Notification.next_attempt_at <= now)
+            .where(
+                Notification.status == NotificationStatus.PENDING,
+                Notification.next_attempt_at <= now,
+            )
             .order_by(Notification.id)
         ).all()
         plans = group_rows(list(rows), settings.mail_from.rsplit("@", 1)[-1])
@@ -136,7 +140,7 @@ def task_years(engine: Engine) -> list[int]:
     """Years in which open tasks fall due (for the calendar-coverage warning)."""
     with Session(engine) as session:
         years = session.scalars(
-            select(extract("year", Task.due_on)).where(Task.status == "open").distinct()
+            select(extract("year", Task.due_on)).where(Task.status == TaskStatus.OPEN).distinct()
         ).all()
     return sorted(int(y) for y in years if y is not None)
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from srz_tracker.clock import local_date
 from srz_tracker.directory.contacts import Recipient, Recipients
+from srz_tracker.kinds import NotificationStatus, TaskStatus
 from srz_tracker.store.models import Notification, Obligation, Plan, Task
 from srz_tracker.timing.steps import Policy, Step, TaskTiming, decide, steps_for
 from srz_tracker.timing.workdays import WorkdayCalendar
@@ -104,7 +105,11 @@ def planned_labels(session: Session, tasks: Iterable[Task]) -> dict[int, set[str
 
 
 def _row_values(
-    task: Task, step: Step, recipients: list[Recipient], status: str, now: dt.datetime
+    task: Task,
+    step: Step,
+    recipients: list[Recipient],
+    status: NotificationStatus,
+    now: dt.datetime,
 ) -> list[dict[str, Any]]:
     return [
         {
@@ -119,7 +124,9 @@ def _row_values(
             "scheduled_at": step.send_at,
             "status": status,
             "attempts": 0,
-            "next_attempt_at": max(step.send_at, now) if status == "pending" else step.send_at,
+            "next_attempt_at": (
+                max(step.send_at, now) if status == NotificationStatus.PENDING else step.send_at
+            ),
             "payload": {"role": r.role},
             "created_at": now,
             "last_error": None,
@@ -129,7 +136,11 @@ def _row_values(
 
 
 def outbox_rows(
-    task: Task, step: Step, recipients: list[Recipient], status: str, now: dt.datetime
+    task: Task,
+    step: Step,
+    recipients: list[Recipient],
+    status: NotificationStatus,
+    now: dt.datetime,
 ) -> list[Notification]:
     return [Notification(**v) for v in _row_values(task, step, recipients, status, now)]
 
@@ -178,7 +189,9 @@ def plan_notifications(
                 recipients = contacts.for_step(
                     old.to_role, old.cc_role, task.city_id, task.institution_id
                 )
-                rows = _row_values(task, old, recipients or [_NOBODY], "skipped", now)
+                rows = _row_values(
+                    task, old, recipients or [_NOBODY], NotificationStatus.SKIPPED, now
+                )
                 values += rows
                 counts.skipped += len(rows)
             if decision.send is not None:
@@ -187,7 +200,7 @@ def plan_notifications(
                     step.to_role, step.cc_role, task.city_id, task.institution_id
                 )
                 if recipients:
-                    rows = _row_values(task, step, recipients, "pending", now)
+                    rows = _row_values(task, step, recipients, NotificationStatus.PENDING, now)
                     counts.planned += len(rows)
                 else:
                     log.warning(
@@ -195,7 +208,7 @@ def plan_notifications(
                         task.id,
                         step.label,
                     )
-                    rows = _row_values(task, step, [_NOBODY], "skipped", now)
+                    rows = _row_values(task, step, [_NOBODY], NotificationStatus.SKIPPED, now)
                     rows[0]["last_error"] = "no recipients"
                     counts.no_recipients += 1
                 values += rows
@@ -213,11 +226,12 @@ def plan_notifications(
 
 def _still_open(task: Task) -> bool:
     """Closing a task clears its next_step_at; one that was not cleared is cleared now."""
-    if task.status == "open":
+    if task.status == TaskStatus.OPEN:
         return True
     task.next_step_at = None
     return False
 
 
-# Stands for "nobody" on a skipped row of a step that had no recipients at all.
+# Stands for "nobody" on a skipped row of a step that had no recipients at all; its role
+# "none" is deliberately no ContactRole.
 _NOBODY = Recipient(email="-", name=None, role="none", field="to")

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from srz_tracker.config import Settings
 from srz_tracker.directory.contacts import Recipients
+from srz_tracker.kinds import NotificationStatus, TaskStatus
 from srz_tracker.mail.context import group_rows, message_context
 from srz_tracker.mail.render import Renderer
 from srz_tracker.notify.planner import PolicyBook, outbox_rows, planned_labels, task_steps
@@ -32,7 +33,7 @@ def preview(
 ) -> list[dict[str, Any]]:
     stmt = (
         select(Task)
-        .where(Task.status == "open")
+        .where(Task.status == TaskStatus.OPEN)
         .options(
             joinedload(Task.obligation).joinedload(Obligation.plan),
             joinedload(Task.city),
@@ -71,7 +72,7 @@ def preview(
             recipients = contacts.for_step(
                 step.to_role, step.cc_role, task.city_id, task.institution_id
             )
-            for row in outbox_rows(task, step, recipients, "pending", now):
+            for row in outbox_rows(task, step, recipients, NotificationStatus.PENDING, now):
                 row.id = next(fake_ids)
                 rows.append(row)
         for plan in group_rows(rows, "preview.invalid"):

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from srz_tracker.clock import local_date
+from srz_tracker.kinds import ContactRole, NotificationKind, NotificationStatus, Scope
 from srz_tracker.store.models import Contact, Notification
 from srz_tracker.tasks.query import latest_plan
 from srz_tracker.text import week_label
@@ -43,7 +44,11 @@ def plan_weekly(
     added = 0
     contacts = session.scalars(
         select(Contact)
-        .where(Contact.scope == "city", Contact.role == "contact", Contact.active.is_(True))
+        .where(
+            Contact.scope == Scope.CITY,
+            Contact.role == ContactRole.CONTACT,
+            Contact.active.is_(True),
+        )
         .order_by(Contact.id)
     ).all()
     keys = [f"weekly:{c.city_id}:{week}:{c.email.lower()}" for c in contacts]
@@ -65,7 +70,7 @@ def plan_weekly(
         session.add(
             Notification(
                 dedupe_key=key,
-                kind="weekly_summary",
+                kind=NotificationKind.WEEKLY_SUMMARY,
                 step=week,
                 task_id=None,
                 city_id=contact.city_id,
@@ -73,10 +78,10 @@ def plan_weekly(
                 recipient_name=contact.name,
                 recipient_field="to",
                 scheduled_at=send_at,
-                status="pending",
+                status=NotificationStatus.PENDING,
                 attempts=0,
                 next_attempt_at=max(send_at, now),
-                payload={"role": "contact", "week": week},
+                payload={"role": ContactRole.CONTACT, "week": week},
                 created_at=now,
             )
         )

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from srz_tracker.kinds import TaskStatus
 from srz_tracker.report.rules import Period, QualityCounts, TaskCounts
 from srz_tracker.store.models import (
     CityTarget,
@@ -52,7 +53,7 @@ def _year_bounds(year: int) -> tuple[dt.date, dt.date]:
 
 def task_counts(session: Session, plan_id: int, p: Period) -> dict[int | None, TaskCounts]:
     """Per city id; None holds the region's own tasks."""
-    is_done = Task.status == "done"
+    is_done = Task.status == TaskStatus.DONE
     is_due = Task.due_on <= p.today
 
     def count(cond: Any) -> Any:
@@ -68,14 +69,14 @@ def task_counts(session: Session, plan_id: int, p: Period) -> dict[int | None, T
             count(is_done),
             count(and_(is_done, Task.completed_on <= Task.due_on)),
             count(and_(is_done, Task.completed_on > Task.due_on)),
-            count(and_(Task.status == "open", Task.due_on < p.today)),
+            count(and_(Task.status == TaskStatus.OPEN, Task.due_on < p.today)),
         )
         .join(Obligation, Task.obligation_id == Obligation.id)
         .where(
             Obligation.plan_id == plan_id,
             Task.original_due_on >= first,
             Task.original_due_on <= last,
-            Task.status.in_(("open", "done")),
+            Task.status.in_((TaskStatus.OPEN, TaskStatus.DONE)),
         )
         .group_by(Task.city_id)
     )
@@ -116,16 +117,16 @@ def institution_facts(
         f.participating += 1
         key = PROFICIENCY if certified else APPLICATION
         status, completed_on = tasks.get((inst.id, key), ("", None))
-        if status == "waived":
+        if status == TaskStatus.WAIVED:
             continue
         q = f.quality = f.quality or QualityCounts()
         if certified:
             q.certified += 1
-            q.passed += status == "done"
+            q.passed += status == TaskStatus.DONE
         else:
             q.not_certified += 1
             q.applied += (
-                status == "done"
+                status == TaskStatus.DONE
                 and completed_on is not None
                 and completed_on <= p.application_deadline
             )

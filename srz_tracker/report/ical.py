@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from srz_tracker.kinds import TaskStatus
 from srz_tracker.store.models import Institution, Obligation, Task
 from srz_tracker.tasks.query import task_key
 from srz_tracker.tasks.subjects import REGION_LABEL
@@ -35,7 +36,7 @@ def open_tasks(
 ) -> list[Task]:
     stmt = (
         select(Task)
-        .where(Task.status == "open")
+        .where(Task.status == TaskStatus.OPEN)
         .options(
             selectinload(Task.obligation),
             selectinload(Task.city),

@@ -26,6 +26,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+# The vocabularies of the columns below live in a leaf module so that the pure layers
+# (timing, the plan file's schema) share them; re-exported for callers of the store.
+# Columns stay plain strings, not SQL enums: the database stays readable and holds the
+# members' text.
+from srz_tracker.kinds import CertKind as CertKind
+from srz_tracker.kinds import CertStatus as CertStatus
+from srz_tracker.kinds import ContactRole as ContactRole
+from srz_tracker.kinds import NotificationKind as NotificationKind
+from srz_tracker.kinds import NotificationStatus as NotificationStatus
+from srz_tracker.kinds import Scope as Scope
+from srz_tracker.kinds import TaskStatus as TaskStatus
+
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
     """Aware datetimes in, aware UTC datetimes out; stored naive in UTC."""
@@ -48,15 +60,6 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
 
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
-
-
-# Status vocabularies, kept as plain strings so that the database stays readable.
-TASK_STATUSES = ("open", "done", "waived", "not_applicable")
-CERT_KINDS = ("CATL", "CMA")
-CERT_STATUSES = ("none", "applied", "certified", "expired")
-CONTACT_ROLES = ("contact", "leader", "office")
-CONTACT_SCOPES = ("region", "city", "institution")
-NOTIFICATION_STATUSES = ("pending", "sending", "sent", "failed", "skipped", "cancelled")
 
 
 class City(Base):
@@ -92,7 +95,7 @@ class Certification(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"))
     kind: Mapped[str] = mapped_column(String(8))
-    status: Mapped[str] = mapped_column(String(16), default="none")
+    status: Mapped[str] = mapped_column(String(16), default=CertStatus.NONE.value)
     applied_on: Mapped[dt.date | None] = mapped_column(Date)
     certified_on: Mapped[dt.date | None] = mapped_column(Date)
     expires_on: Mapped[dt.date | None] = mapped_column(Date)
@@ -205,7 +208,7 @@ class Task(Base):
     period: Mapped[str] = mapped_column(String(16))
     due_on: Mapped[dt.date] = mapped_column(Date)
     original_due_on: Mapped[dt.date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default=TaskStatus.OPEN.value)
     required_count: Mapped[int] = mapped_column(default=1)
     done_count: Mapped[int] = mapped_column(default=0)
     completed_on: Mapped[dt.date | None] = mapped_column(Date)
@@ -298,7 +301,7 @@ class Notification(Base):
     # "to" or "cc" on the email that carries this row.
     recipient_field: Mapped[str] = mapped_column(String(4), default="to")
     scheduled_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=NotificationStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     claimed_by: Mapped[str | None] = mapped_column(String(128))

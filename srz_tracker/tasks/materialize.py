@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from srz_tracker.clock import local_date
+from srz_tracker.kinds import CertKind, CertStatus, TaskStatus
 from srz_tracker.store.models import AuditEvent, City, Institution, Obligation, Plan, Task
 from srz_tracker.tasks.subjects import Subject, all_subjects
 from srz_tracker.timing.steps import NEEDS_PLANNING
@@ -66,11 +67,11 @@ def is_dual_certified(institution: Institution, on: dt.date) -> bool:
     kinds = {
         c.kind
         for c in institution.certifications
-        if c.status == "certified"
+        if c.status == CertStatus.CERTIFIED
         and (c.certified_on is None or c.certified_on <= on)
         and (c.expires_on is None or c.expires_on >= on)
     }
-    return {"CATL", "CMA"} <= kinds
+    return {CertKind.CATL, CertKind.CMA} <= kinds
 
 
 def condition_holds(condition: str | None, subject: Subject, on: dt.date) -> bool:
@@ -150,7 +151,7 @@ def _reconcile(
                 period=period,
                 due_on=due,
                 original_due_on=due,
-                status="open",
+                status=TaskStatus.OPEN,
                 required_count=obligation.required_count,
                 done_count=0,
                 next_step_at=NEEDS_PLANNING,
@@ -159,8 +160,8 @@ def _reconcile(
             )
         )
         return MaterializeResult(created=1)
-    if task.status == "open" and not holds:
-        task.status = "not_applicable"
+    if task.status == TaskStatus.OPEN and not holds:
+        task.status = TaskStatus.NOT_APPLICABLE
         task.updated_at = now
         task.next_step_at = None
         session.add(
@@ -176,8 +177,8 @@ def _reconcile(
 
         cancel_pending(session, task.id)
         return MaterializeResult(not_applicable=1)
-    if task.status == "not_applicable" and holds:
-        task.status = "open"
+    if task.status == TaskStatus.NOT_APPLICABLE and holds:
+        task.status = TaskStatus.OPEN
         task.updated_at = now
         task.next_step_at = NEEDS_PLANNING
         session.add(
@@ -191,7 +192,7 @@ def _reconcile(
         )
         return MaterializeResult(reopened=1)
     if (
-        task.status == "open"
+        task.status == TaskStatus.OPEN
         and task.due_on == task.original_due_on
         and task.original_due_on != due
     ):

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from srz_tracker.errors import NotFound, UsageError
+from srz_tracker.kinds import NotificationStatus, TaskStatus
 from srz_tracker.store.models import (
     AuditEvent,
     City,
@@ -24,14 +25,12 @@ from srz_tracker.store.models import (
 from srz_tracker.tasks.subjects import REGION_KEY, REGION_LABEL, city_key, institution_key
 from srz_tracker.timing.steps import NEEDS_PLANNING
 
-CLOSED = ("done", "waived", "not_applicable")
-
 
 def cancel_pending(session: Session, task_id: int) -> int:
     result = session.execute(
         update(Notification)
-        .where(Notification.task_id == task_id, Notification.status == "pending")
-        .values(status="cancelled")
+        .where(Notification.task_id == task_id, Notification.status == NotificationStatus.PENDING)
+        .values(status=NotificationStatus.CANCELLED)
     )
     return result.rowcount or 0
 
@@ -92,9 +91,9 @@ def mark_done(
     evidence: str | None = None,
     no_evidence_reason: str | None = None,
 ) -> DoneResult:
-    if task.status == "done":
+    if task.status == TaskStatus.DONE:
         return DoneResult(task, already_done=True, recorded=False)
-    if task.status in ("waived", "not_applicable"):
+    if task.status in (TaskStatus.WAIVED, TaskStatus.NOT_APPLICABLE):
         raise UsageError(
             f"任务 {task.id} 的状态为“{status_label(task.status)}”，"
             f"不能标记完成；如需完成请先 srz reopen {task.id}"
@@ -130,7 +129,7 @@ def mark_done(
     if task.done_count >= task.required_count:
         # Sessions may be recorded out of order: the task was done when the last one was.
         last = max([on, *(o.occurred_on for o in task.occurrences if o.revoked_at is None)])
-        task.status, task.completed_on, task.completed_by = "done", last, by
+        task.status, task.completed_on, task.completed_by = TaskStatus.DONE, last, by
         task.next_step_at = None
         cancel_pending(session, task.id)
         session.add(AuditEvent(at=now, actor=by, action="done", task_id=task.id, detail=detail))
@@ -142,14 +141,15 @@ def mark_done(
 
 
 def reopen(session: Session, task: Task, now: dt.datetime, by: str) -> bool:
-    if task.status == "open":
+    if task.status == TaskStatus.OPEN:
         return False
     previous = task.status
-    task.status, task.completed_on, task.completed_by, task.updated_at = "open", None, None, now
+    task.status, task.completed_on, task.completed_by = TaskStatus.OPEN, None, None
+    task.updated_at = now
     task.next_step_at = NEEDS_PLANNING
     # Reopening a done task undoes the occurrence that closed it (kept, marked revoked);
     # the earlier sessions of a counted task still count.
-    if previous == "done":
+    if previous == TaskStatus.DONE:
         counted = [o for o in task.occurrences if o.revoked_at is None]
         if counted:
             max(counted, key=lambda o: (o.occurred_on, o.id)).revoked_at = now
@@ -165,9 +165,10 @@ def reopen(session: Session, task: Task, now: dt.datetime, by: str) -> bool:
 def waive(session: Session, task: Task, now: dt.datetime, by: str, reason: str) -> None:
     if not reason.strip():
         raise UsageError("豁免任务必须用 --reason 说明理由")
-    if task.status == "done":
+    if task.status == TaskStatus.DONE:
         raise UsageError(f"任务 {task.id} 已完成，不能豁免")
-    task.status, task.note, task.updated_at, task.next_step_at = "waived", reason, now, None
+    task.status, task.note, task.updated_at = TaskStatus.WAIVED, reason, now
+    task.next_step_at = None
     cancel_pending(session, task.id)
     session.add(
         AuditEvent(at=now, actor=by, action="waive", task_id=task.id, detail={"reason": reason})
@@ -179,7 +180,7 @@ def extend(
 ) -> None:
     if not reason.strip():
         raise UsageError("延期必须用 --reason 说明理由")
-    if task.status != "open":
+    if task.status != TaskStatus.OPEN:
         raise UsageError(
             f"任务 {task.id} 的状态为“{status_label(task.status)}”，只能对未完成的任务延期"
         )
@@ -210,12 +211,12 @@ def extend(
     task.next_step_at = NEEDS_PLANNING
 
 
-STATUS_LABELS = {
-    "open": "未完成",
-    "done": "已完成",
-    "waived": "已豁免",
-    "not_applicable": "不适用",
-    "overdue": "已逾期",
+STATUS_LABELS: dict[str, str] = {
+    TaskStatus.OPEN: "未完成",
+    TaskStatus.DONE: "已完成",
+    TaskStatus.WAIVED: "已豁免",
+    TaskStatus.NOT_APPLICABLE: "不适用",
+    "overdue": "已逾期",  # a filter, not a status: open and past its due date
 }
 
 

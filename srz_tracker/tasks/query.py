@@ -11,10 +11,9 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from srz_tracker.errors import NotFound
+from srz_tracker.kinds import CertKind, CertStatus, TaskStatus
 from srz_tracker.store.models import AuditEvent, City, Institution, Obligation, Plan, Task
 from srz_tracker.tasks.materialize import is_dual_certified
-
-STATUS_FILTERS = ("open", "done", "waived", "not_applicable", "overdue", "all")
 
 
 @dataclass(frozen=True)
@@ -22,7 +21,7 @@ class TaskFilter:
     city: str | None = None
     institution: str | None = None
     obligation: str | None = None
-    status: str = "all"
+    status: str = "all"  # a TaskStatus, "overdue" (open and past due) or "all"
     due_before: dt.date | None = None
     limit: int | None = None
 
@@ -68,7 +67,7 @@ def _query(session: Session, f: TaskFilter, today: dt.date) -> Select[Any]:
             raise NotFound(f"未知的义务 {f.obligation!r}（用 srz plan show 查看义务 id）")
         stmt = stmt.where(Obligation.key == f.obligation)
     if f.status == "overdue":
-        stmt = stmt.where(Task.status == "open", Task.due_on < today)
+        stmt = stmt.where(Task.status == TaskStatus.OPEN, Task.due_on < today)
     elif f.status != "all":
         stmt = stmt.where(Task.status == f.status)
     if f.due_before:
@@ -111,7 +110,7 @@ def task_row(
         "period": task.period,
         "due_on": task.due_on.isoformat(),
         "status": task.status,
-        "overdue": task.status == "open" and task.due_on < today,
+        "overdue": task.status == TaskStatus.OPEN and task.due_on < today,
         "progress": f"{task.done_count}/{task.required_count}",
         "completed_on": task.completed_on.isoformat() if task.completed_on else None,
     }
@@ -143,14 +142,14 @@ def overview(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
     from srz_tracker.clock import local_date
 
     today = local_date(now, plan_timezone(session))
-    is_open = Task.status == "open"
+    is_open = Task.status == TaskStatus.OPEN
     stmt = (
         select(
             City.name,
             func.count(Task.id),
             func.sum(case((is_open, 1), else_=0)),
             func.sum(case((is_open & (Task.due_on < today), 1), else_=0)),
-            func.sum(case((Task.status == "done", 1), else_=0)),
+            func.sum(case((Task.status == TaskStatus.DONE, 1), else_=0)),
             func.min(case((is_open & (Task.due_on >= today), Task.due_on), else_=None)),
         )
         .select_from(Task)
@@ -190,8 +189,8 @@ def institution_rows(session: Session, city: str | None, today: dt.date) -> list
                 "city": inst.city.name,
                 "county": inst.county,
                 "name": inst.name,
-                "CATL": certs.get("CATL", "none"),
-                "CMA": certs.get("CMA", "none"),
+                "CATL": certs.get(CertKind.CATL, CertStatus.NONE),
+                "CMA": certs.get(CertKind.CMA, CertStatus.NONE),
                 "dual_certified": is_dual_certified(inst, today),
             }
         )

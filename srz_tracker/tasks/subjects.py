@@ -7,15 +7,17 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from srz_tracker.kinds import Scope
 from srz_tracker.store.models import City, Institution
 
-REGION_KEY = "region"
+# The region's subject key is its scope's name; cities and institutions add their id.
+REGION_KEY: str = Scope.REGION.value
 REGION_LABEL = "自治区"
 
 
 @dataclass(frozen=True)
 class Subject:
-    type: str
+    type: Scope
     key: str
     label: str
     city_id: int | None = None
@@ -40,11 +42,11 @@ def all_subjects(session: Session) -> dict[str, list[Subject]]:
         .order_by(Institution.id)
     ).all()
     return {
-        "region": [Subject("region", REGION_KEY, REGION_LABEL)],
-        "city": [Subject("city", city_key(c.id), c.name, city_id=c.id) for c in cities],
-        "institution": [
+        Scope.REGION: [Subject(Scope.REGION, REGION_KEY, REGION_LABEL)],
+        Scope.CITY: [Subject(Scope.CITY, city_key(c.id), c.name, city_id=c.id) for c in cities],
+        Scope.INSTITUTION: [
             Subject(
-                "institution",
+                Scope.INSTITUTION,
                 institution_key(i.id),
                 i.name,
                 city_id=i.city_id,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from srz_tracker.kinds import ContactRole, NotificationKind
 from srz_tracker.timing.workdays import WorkdayCalendar
 
 # Open tasks whose steps have not been computed yet carry this in ``next_step_at``: the
@@ -26,7 +27,10 @@ MAX_OVERDUE_DAYS = 3 * 366
 DEFAULT_POLICY: dict[str, Any] = {
     "send_hour": 9,
     "reminders": [30, 14, 7, 3, 1, 0],
-    "escalations": [{"after": 1, "to": "leader", "cc": "contact"}, {"after": 7, "to": "office"}],
+    "escalations": [
+        {"after": 1, "to": ContactRole.LEADER, "cc": ContactRole.CONTACT},
+        {"after": 7, "to": ContactRole.OFFICE},
+    ],
     "repeat_every": 7,
 }
 
@@ -56,10 +60,10 @@ class Policy:
 @dataclass(frozen=True)
 class Step:
     label: str
-    kind: str  # reminder | due_today | checkpoint | escalation_leader | escalation_office
+    kind: NotificationKind  # one of STEP_KINDS
     on: dt.date  # the workday it is sent on
     send_at: dt.datetime  # UTC
-    to_role: str  # contact | leader | office
+    to_role: str  # a ContactRole; plain text when it comes from the plan policy
     cc_role: str | None = None
     nominal: dt.date | None = None  # the day before moving to a workday
 
@@ -79,8 +83,10 @@ def _at(day: dt.date, hour: int, tz: ZoneInfo) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour), tzinfo=tz).astimezone(dt.UTC)
 
 
-def _escalation_kind(role: str) -> str:
-    return "escalation_office" if role == "office" else "escalation_leader"
+def _escalation_kind(role: str) -> NotificationKind:
+    if role == ContactRole.OFFICE:
+        return NotificationKind.ESCALATION_OFFICE
+    return NotificationKind.ESCALATION_LEADER
 
 
 def steps_for(
@@ -95,14 +101,14 @@ def steps_for(
     due = timing.due_on
     for days in policy.reminders:
         day = calendar.on_or_before(due - dt.timedelta(days=days))
-        kind = "due_today" if day == due else "reminder"
+        kind = NotificationKind.DUE_TODAY if day == due else NotificationKind.REMINDER
         steps.append(
             Step(
                 f"R{days}",
                 kind,
                 day,
                 _at(day, policy.send_hour, tz),
-                "contact",
+                ContactRole.CONTACT,
                 nominal=due - dt.timedelta(days=days),
             )
         )
@@ -112,10 +118,16 @@ def steps_for(
             if cp >= timing.checkpoint_due - dt.timedelta(days=30):
                 day = calendar.on_or_before(cp)
                 steps.append(
-                    Step(f"C{days}", "checkpoint", day, _at(day, policy.send_hour, tz), "contact")
+                    Step(
+                        f"C{days}",
+                        NotificationKind.CHECKPOINT,
+                        day,
+                        _at(day, policy.send_hour, tz),
+                        ContactRole.CONTACT,
+                    )
                 )
     last_after = 0
-    last_role = "office"
+    last_role: str = ContactRole.OFFICE
     for esc in policy.escalations:
         day = calendar.on_or_after(due + dt.timedelta(days=esc["after"]))
         steps.append(
@@ -144,12 +156,12 @@ def steps_for(
                 )
             )
             after += policy.repeat_every
-    steps.sort(key=lambda s: (s.send_at, s.kind == "checkpoint", s.nominal or s.on))
+    steps.sort(key=lambda s: (s.send_at, s.kind == NotificationKind.CHECKPOINT, s.nominal or s.on))
     # Two nominal days can land on one workday (R1 and R0 before a weekend): keep the later
     # step only, so nobody gets two reminders about one task on one morning.
     deduped: dict[dt.date, Step] = {}
     for step in steps:
-        if step.kind == "checkpoint" and step.on in deduped:
+        if step.kind == NotificationKind.CHECKPOINT and step.on in deduped:
             continue
         deduped[step.on] = step  # the nearest to the due date wins
     return sorted(deduped.values(), key=lambda s: s.send_at)
