@@ -10,9 +10,9 @@ import datetime as dt
 from html import escape
 from typing import Any
 
-from srz_tracker.report.columns import DEFINITIONS, all_rows, pct, pct_target, wan
+from srz_tracker.report.columns import DEFINITIONS, all_rows
 from srz_tracker.report.svg import Bar, bar_chart, nice_ceiling
-from srz_tracker.text import cn_datetime
+from srz_tracker.text import cn_datetime, pct_of_fraction, pct_target_of_fraction, wan
 
 COLOURS = {"met": "#2e7d32", "not_met": "#c62828", "in_progress": "#e0a100", "no_data": "#9e9e9e"}
 
@@ -112,15 +112,15 @@ def _cards(region: dict[str, Any], targets: dict[str, Any]) -> str:
             [
                 _card(
                     "全区县级质检机构“双认证”占比",
-                    _num("region.dual_certified.actual", d["actual"], pct(d["actual"])),
+                    _num("region.dual_certified.actual", d["actual"], pct_of_fraction(d["actual"])),
                     d,
                     f"已双认证 {d['dual_certified']} / {d['institutions']} 个机构；"
-                    f"目标 {pct_target(d['target'])}（竖线）",
+                    f"目标 {pct_target_of_fraction(d['target'])}（竖线）",
                     _meter(d["actual"], d["target"], d["status"]),
                 ),
                 _card(
                     "项目任务完成率（截至统计日）",
-                    _num("region.completion.actual", c["actual"], pct(c["actual"])),
+                    _num("region.completion.actual", c["actual"], pct_of_fraction(c["actual"])),
                     c,
                     f"已到期 {c['due']} 项，其中已完成 {c['done_of_due']} 项，"
                     f"逾期未完成 {c['overdue']} 项；全年 {c['tasks']} 项",
@@ -128,7 +128,7 @@ def _cards(region: dict[str, Any], targets: dict[str, Any]) -> str:
                 ),
                 _card(
                     "工作开展及时率",
-                    _num("region.timeliness.actual", t["actual"], pct(t["actual"])),
+                    _num("region.timeliness.actual", t["actual"], pct_of_fraction(t["actual"])),
                     t,
                     f"已完成 {t['done']} 项，其中按期 {t['on_time']} 项、逾期完成 {t['late']} 项",
                     _meter(t["actual"], t["target"], t["status"]),
@@ -137,7 +137,8 @@ def _cards(region: dict[str, Any], targets: dict[str, Any]) -> str:
                     "经费支出（万元）",
                     _num("region.cost.actual", cost["actual"], wan(cost["actual"])),
                     cost,
-                    f"项目金额合计 {wan(cost['target'])} 万元，已支出 {pct(cost['share'])}；"
+                    f"项目金额合计 {wan(cost['target'])} 万元，"
+                    f"已支出 {pct_of_fraction(cost['share'])}；"
                     "各市均不得超支",
                     _meter(cost["share"], 1.0, cost["status"]),
                 ),
@@ -149,9 +150,12 @@ def _cards(region: dict[str, Any], targets: dict[str, Any]) -> str:
                 ),
                 _card(
                     "项目实施主体满意度（已填报市平均）",
-                    _num("region.satisfaction.actual", sat["actual"], pct(sat["actual"])),
+                    _num(
+                        "region.satisfaction.actual", sat["actual"], pct_of_fraction(sat["actual"])
+                    ),
                     sat,
-                    f"已填报 {sat.get('recorded', 0)} 个市；目标 ≥{pct_target(sat['target'])}",
+                    f"已填报 {sat.get('recorded', 0)} 个市；"
+                    f"目标 ≥{pct_target_of_fraction(sat['target'])}",
                 ),
             ]
         )
@@ -171,7 +175,7 @@ def _charts(rows: list[dict[str, Any]]) -> str:
                 c["actual"],
                 c["actual"] or 0.0,
                 COLOURS[c["status"]],
-                f"{pct(c['actual'])}（{c['done_of_due']}/{c['due']}{overdue}）",
+                f"{pct_of_fraction(c['actual'])}（{c['done_of_due']}/{c['due']}{overdue}）",
                 track=1.0,
             )
         )
@@ -224,13 +228,13 @@ def _table(report: dict[str, Any]) -> str:
         "<th>社会效益指标</th><th>项目实施主体满意度指标</th><th>全区目标</th></tr><tr>"
         "<th>辖区内参加能力提升检测机构个数<br>实际/目标</th>"
         "<th>“双认证”工作开展质量<br>（目标 100%）</th>"
-        f"<th>项目任务完成率<br>（目标 {pct_target(t['task_completion_rate'])}）</th>"
-        f"<th>工作开展及时率<br>（目标 {pct_target(t['timeliness_rate'])}）</th>"
+        f"<th>项目任务完成率<br>（目标 {pct_target_of_fraction(t['task_completion_rate'])}）</th>"
+        f"<th>工作开展及时率<br>（目标 {pct_target_of_fraction(t['timeliness_rate'])}）</th>"
         "<th>项目完成成本（万元）<br>已支出/≤项目金额</th>"
         f"<th>重大农产品质量安全事件发生数量<br>（目标 {t['major_incidents']}）</th>"
-        f"<th>满意度<br>（目标 ≥{pct_target(t['satisfaction'])}）</th>"
+        f"<th>满意度<br>（目标 ≥{pct_target_of_fraction(t['satisfaction'])}）</th>"
         "<th>县级质检机构“双认证”占比<br>"
-        f"（全区目标 {pct_target(t['region_dual_certified_share'])}）</th>"
+        f"（全区目标 {pct_target_of_fraction(t['region_dual_certified_share'])}）</th>"
         "</tr></thead>"
     )
     body = []
@@ -257,25 +261,25 @@ def _table(report: dict[str, Any]) -> str:
                 inst,
             )
             + cell(
-                _num("quality.actual", q["actual"], pct(q["actual"])),
+                _num("quality.actual", q["actual"], pct_of_fraction(q["actual"])),
                 f"能力验证 {q['passed']}/{q['certified']}；"
                 f"申请 {q['applied']}/{q['not_certified']}",
                 q,
             )
             + cell(
-                _num("completion.actual", c["actual"], pct(c["actual"])),
+                _num("completion.actual", c["actual"], pct_of_fraction(c["actual"])),
                 f"已完成 {c['done_of_due']}/到期 {c['due']}，逾期 {c['overdue']}",
                 c,
             )
             + cell(
-                _num("timeliness.actual", ti["actual"], pct(ti["actual"])),
+                _num("timeliness.actual", ti["actual"], pct_of_fraction(ti["actual"])),
                 f"按期 {ti['on_time']}/已完成 {ti['done']}",
                 ti,
             )
             + cell(
                 _num("cost.actual", cost["actual"], wan(cost["actual"]))
                 + f" / {_num('cost.target', cost['target'], wan(cost['target']))}",
-                f"支出占比 {pct(cost['share'])}",
+                f"支出占比 {pct_of_fraction(cost['share'])}",
                 cost,
             )
             + cell(_num("incidents.actual", inc["actual"], f"{inc['actual']} 起"), "", inc)
@@ -283,13 +287,13 @@ def _table(report: dict[str, Any]) -> str:
                 _num(
                     "satisfaction.actual",
                     sat["actual"],
-                    "未填报" if sat["actual"] is None else pct(sat["actual"]),
+                    "未填报" if sat["actual"] is None else pct_of_fraction(sat["actual"]),
                 ),
                 "",
                 sat,
             )
             + cell(
-                _num("dual_certified.actual", dual["actual"], pct(dual["actual"])),
+                _num("dual_certified.actual", dual["actual"], pct_of_fraction(dual["actual"])),
                 f"{dual['dual_certified']}/{dual['institutions']} 个机构",
                 dual,
             )
