@@ -24,6 +24,7 @@ from srz_tracker.errors import DeliveryError
 from srz_tracker.mail.context import MessagePlan, group_rows, load_tasks, message_context
 from srz_tracker.mail.render import Renderer
 from srz_tracker.mail.transports import OutgoingEmail, Transport
+from srz_tracker.notify.rows import failure_key, new_notification
 from srz_tracker.store.db import write_session
 from srz_tracker.store.models import Notification, Task
 
@@ -135,33 +136,27 @@ def _notify_office(
         if contact.email.lower() == row.recipient_email:
             log.error("delivery to the office address %s itself failed: %s", contact.email, error)
             continue
-        key = f"fail:{row.id}:{contact.email.lower()}"
+        key = failure_key(row.id, contact.email)
         if session.scalar(select(Notification.id).where(Notification.dedupe_key == key)):
             continue
+        failure = {
+            "recipient_email": row.recipient_email,
+            "error": error,
+            "subject": subject,
+            "task_id": row.task_id,
+        }
         session.add(
-            Notification(
+            new_notification(
                 dedupe_key=key,
                 kind="delivery_failure",
                 step="F",
-                task_id=None,
                 city_id=row.city_id,
-                recipient_email=contact.email.lower(),
+                recipient_email=contact.email,
                 recipient_name=contact.name,
-                recipient_field="to",
+                role="office",
+                payload={"failure": failure},
                 scheduled_at=now,
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-                payload={
-                    "role": "office",
-                    "failure": {
-                        "recipient_email": row.recipient_email,
-                        "error": error,
-                        "subject": subject,
-                        "task_id": row.task_id,
-                    },
-                },
+                now=now,
             )
         )
 
