@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
 from srz_tracker.plan.schema import PlanSpec
-from srz_tracker.store.models import AuditEvent, City, CityTarget, Obligation, Plan
+from srz_tracker.store import audit
+from srz_tracker.store.models import City, CityTarget, Obligation, Plan
 
 
 @dataclass
@@ -111,19 +112,13 @@ def store_plan(
     plan.document = document
     flag_modified(plan, "document")  # the same dict may have been flushed already
     session.flush()
-    session.add(
-        AuditEvent(
-            at=now,
-            actor=actor,
-            action="load",
-            detail={
-                "plan": spec.key,
-                "file": spec.source_path,
-                "sha256": spec.sha256,
-                "years": document["years"],
-            },
-        )
-    )
+    detail = {
+        "plan": spec.key,
+        "file": spec.source_path,
+        "sha256": spec.sha256,
+        "years": document["years"],
+    }
+    audit.record(session, now, actor, "load", detail)
     session.expire_all()
     return LoadResult(spec.key, created, len(spec.obligations), document["years"])
 
