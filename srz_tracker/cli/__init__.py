@@ -91,8 +91,8 @@ class SrzCommandError(click.ClickException):
     def show(self, file: IO[Any] | None = None) -> None:
         if isinstance(self.error, InputFileError) and self.error.problems:
             # One "FILE:LINE: message" per line, so that editors and grep can jump to it.
-            for problem in self.error.problems:
-                click.echo(str(problem), err=True, file=file)
+            for line in self.error.shown_lines():
+                click.echo(line, err=True, file=file)
             count = len(self.error.problems)
             click.echo(f"错误：共 {count} 个问题，未写入任何数据。", err=True, file=file)
             return
