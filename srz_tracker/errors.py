@@ -66,6 +66,19 @@ class DirectoryError(InputFileError):
     pass
 
 
+class DatabaseError(SrzError):
+    """The database refused or lost a statement (read-only, full, value too long,
+    connection gone): said in Chinese, never as a traceback. ``kind`` names the cause
+    for callers that react to it (``readonly``, ``full``, ``too_long``, ``bad_text``,
+    ``connection``, ``missing``, ``other``)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, kind: str = "other") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
 class DeliveryError(SrzError):
     """A message could not be handed over; ``permanent`` means retrying will not help."""
 

@@ -105,6 +105,16 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except SrzError as exc:
             raise SrzCommandError(exc) from exc
+        except Exception as exc:
+            # The sessions translate database errors already; this catches one raised
+            # outside them (a pass's own session, a first connect) the same way.
+            if type(exc).__module__.startswith("sqlalchemy"):
+                from srz_tracker.store.failures import as_database_error
+
+                translated = as_database_error(exc)
+                if translated is not None:
+                    raise SrzCommandError(translated) from exc
+            raise
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
