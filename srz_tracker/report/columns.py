@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from srz_tracker.exports import csv_text
 from srz_tracker.text import cn_date_short, pct_of_fraction, pct_target_of_fraction, wan
 
 REPORT_FILE_STEM = "绩效自评"
@@ -267,7 +268,7 @@ def summary_headers(report: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def csv_cell(v: Any) -> Any:
-    return "" if v is None else v
+    return "" if v is None else csv_text(v)
 
 
 def report_csv(report: dict[str, Any]) -> str:
