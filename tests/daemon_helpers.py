@@ -25,12 +25,11 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import select, update
 
 from srz_tracker.store import db
@@ -265,21 +264,6 @@ class DaemonProcess:
             self.proc.kill()
             self.proc.wait(5)
         self._log.close()
-
-
-@pytest.fixture
-def daemons() -> Iterator[Callable[..., DaemonProcess]]:
-    """Factory: ``daemons(db_url, tmp_path, env, *run_args)``; all killed at the end."""
-    started: list[DaemonProcess] = []
-
-    def start(db_url: str, tmp_path: Path, env: dict[str, str], *args: str) -> DaemonProcess:
-        process = DaemonProcess(db_url, tmp_path, env, *args)
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        process.close()
 
 
 def srz_run(

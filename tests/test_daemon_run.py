@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 
 from srz_tracker.timing.workdays import WorkdayCalendar
-from tests import daemon_helpers
 from tests.daemon_helpers import (
     MuteSmtpServer,
     SlowSmtpServer,
@@ -35,18 +34,9 @@ from tests.daemon_helpers import (
     wait_until,
 )
 
-daemons = daemon_helpers.daemons  # the fixture
 pytestmark = pytest.mark.slow
 
 FAST = ("--interval", "0.3", "--lease-seconds", "3")
-
-
-@pytest.fixture
-def smtp() -> SlowSmtpServer:
-    server = SlowSmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def sent_ids(db_url: str) -> set[str]:

@@ -9,7 +9,6 @@ import email.utils
 from collections import Counter
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from srz_tracker.clock import parse_now
@@ -52,11 +51,6 @@ def smtp_env(server: SmtpTestServer) -> dict[str, str]:
 
 def settings_for(db_url: str, server: SmtpTestServer) -> Settings:
     return load_settings(db_url=db_url, environ=smtp_env(server))
-
-
-@pytest.fixture
-def loaded(demo_db_url: str) -> str:
-    return demo_db_url
 
 
 def a_pass(db_url: str, server: SmtpTestServer, when: str) -> dict[str, Any]:

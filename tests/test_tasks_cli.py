@@ -19,12 +19,6 @@ from srz_tracker.config import load_settings
 from tests.srz_cli_helpers import NN_DUAL, NN_PLAIN, NOW, demo, row_counts, srz, srz_json
 
 
-@pytest.fixture
-def loaded(demo_db_url: str) -> str:
-    """A fresh database after ``srz demo --now 2023-11-01T10:00``."""
-    return demo_db_url
-
-
 def tasks(db_url: str, *args: str, now: str = NOW) -> list[dict[str, Any]]:
     return srz_json(db_url, "tasks", "--now", now, *args)
 
