@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.fixtures.databases",
     "tests.fixtures.smtp",
     "tests.fixtures.daemons",
+    "tests.fixtures.small_plan",
 ]

@@ -267,38 +267,6 @@ def test_550_fails_one_recipient_only_and_the_office_is_told(
     assert "contact@nanning.example.org" in body_text(office[0])
 
 
-def test_holiday_moves_reminder_before_and_escalation_after() -> None:
-    from zoneinfo import ZoneInfo
-
-    from srz_tracker.timing.steps import DEFAULT_POLICY, Policy, TaskTiming, steps_for
-    from srz_tracker.timing.workdays import WorkdayCalendar
-
-    # 2023-10-05 is a National Day holiday; 2023-10-07 (Saturday) a make-up workday.
-    steps = steps_for(
-        TaskTiming(dt.date(2023, 10, 5)),
-        Policy.merge(DEFAULT_POLICY),
-        WorkdayCalendar(),
-        ZoneInfo("Asia/Shanghai"),
-        until=dt.date(2023, 11, 1),
-    )
-    by_label = {s.label: s for s in steps}
-    assert by_label["R0"].on == dt.date(2023, 9, 28)  # last workday before the holiday
-    assert by_label["R0"].kind == "reminder"  # not "due today": the day is a holiday
-    assert by_label["E1"].on == dt.date(2023, 10, 7)  # the Saturday make-up workday
-    assert by_label["E1"].send_at == dt.datetime(2023, 10, 7, 1, 0, tzinfo=dt.UTC)  # 09:00 +8
-    assert by_label["E7"].on == dt.date(2023, 10, 12)
-    # The report due Saturday 12-30: its "today" reminder goes on Friday 12-29.
-    report = steps_for(
-        TaskTiming(dt.date(2023, 12, 30)),
-        Policy.merge(DEFAULT_POLICY),
-        WorkdayCalendar(),
-        ZoneInfo("Asia/Shanghai"),
-        until=dt.date(2024, 2, 1),
-    )
-    assert {s.label: s.on for s in report}["R0"] == dt.date(2023, 12, 29)
-    assert {s.label: s.on for s in report}["E1"] == dt.date(2024, 1, 2)  # after New Year
-
-
 def test_holiday_override_from_configuration(
     loaded: str, smtp_server: SmtpTestServer, tmp_path: Any
 ) -> None:
