@@ -23,7 +23,7 @@ from tests.srz_cli_helpers import (
     srz,
     srz_json,
 )
-from tests.test_plan import PLAN_TABLE
+from tests.test_plan_load import PLAN_TABLE
 
 INST_HEADER = "city,county,name,code,catl_status,catl_date,cma_status,cma_date"
 CONTACT_HEADER = "scope,city,institution,role,name,email,phone"
