@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
-from srz_tracker.notify.planner import PlanCounts, dedupe_key, plan_notifications
+from srz_tracker.notify.planner import PlanCounts, plan_notifications
+from srz_tracker.notify.rows import task_step_key as dedupe_key
 from srz_tracker.store import db
 from srz_tracker.store.models import Notification, Task
 from srz_tracker.timing.steps import NEEDS_PLANNING
