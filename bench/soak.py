@@ -49,7 +49,7 @@ from sqlalchemy import func, select, update
 
 from bench.data import MAIL_DOMAIN, build, make_due
 from srz_tracker.store import db
-from srz_tracker.store.models import Contact, Notification, Task
+from srz_tracker.store.models import Contact, DaemonLease, Notification, Task
 from tests.smtp_server import SmtpTestServer, _Handler
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -205,6 +205,17 @@ def _outbox_busy(engine: Any) -> int:
         ).scalar_one()
 
 
+def _last_pass_at(engine: Any) -> dt.datetime | None:
+    """When the newest finished pass started (the daemon records it after the pass)."""
+    with engine.connect() as conn:
+        value = conn.execute(select(func.max(DaemonLease.last_pass_at))).scalar_one()
+    if isinstance(value, str):  # SQLite through Core without the column type
+        value = dt.datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value
+
+
 def run_soak(url: str, s: Settings, workdir: Path, log: Any = print) -> dict[str, Any]:
     rng = random.Random(s.seed)
     started = time.monotonic()
@@ -348,12 +359,23 @@ def run_soak(url: str, s: Settings, workdir: Path, log: Any = print) -> dict[str
     server.p_451 = server.p_drop = server.data_delay = 0.0
     log("soak: chaos over; draining the outbox")
     drain_deadline = time.monotonic() + s.drain_seconds
-    quiet = 0
+    # Drained = the outbox idle, then a whole pass that started after that moment found
+    # nothing more to plan or send. Two idle looks alone are not enough on a loaded
+    # machine: a pass can still be planning (rows not yet committed) between them.
+    idle_since: dt.datetime | None = None
+    drained = False
     while time.monotonic() < drain_deadline:
         _compress_time(engine)
         time.sleep(max(1.0, 2 * s.interval))
-        quiet = quiet + 1 if _outbox_busy(engine) == 0 else 0
-        if quiet >= 2:
+        if _outbox_busy(engine):
+            idle_since = None
+            continue
+        if idle_since is None:
+            idle_since = _now()
+            continue
+        last = _last_pass_at(engine)
+        if last is not None and last > idle_since and _outbox_busy(engine) == 0:
+            drained = True
             break
     code = daemons.stop()
     logs = daemons.logs()
@@ -366,7 +388,7 @@ def run_soak(url: str, s: Settings, workdir: Path, log: Any = print) -> dict[str
             "waves": waves,
             "tasks_made_due": len(chosen),
             "daemon_exit_code_at_sigterm": code,
-            "drained": quiet >= 2,
+            "drained": drained,
             "seconds": round(time.monotonic() - started, 1),
             "backend": engine.dialect.name,
         }
