@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from srz_tracker.errors import DirectoryError, Problem
-from srz_tracker.store.models import CERT_STATUSES, CONTACT_ROLES, CONTACT_SCOPES
+from srz_tracker.labels import cert_status_choices, parse_cert_status
+from srz_tracker.store.models import CONTACT_ROLES, CONTACT_SCOPES
 
 # header aliases -> canonical column
 _INSTITUTION_COLUMNS = {
@@ -40,21 +41,6 @@ _CONTACT_COLUMNS = {
     "name": ("name", "姓名"),
     "email": ("email", "邮箱", "电子邮箱"),
     "phone": ("phone", "电话", "联系电话"),
-}
-_STATUS_ALIASES = {
-    "": "none",
-    "none": "none",
-    "无": "none",
-    "未申请": "none",
-    "applied": "applied",
-    "已申请": "applied",
-    "申请中": "applied",
-    "certified": "certified",
-    "已通过": "certified",
-    "通过": "certified",
-    "expired": "expired",
-    "已过期": "expired",
-    "过期": "expired",
 }
 _ROLE_ALIASES = {
     "contact": "contact",
@@ -231,12 +217,12 @@ def _institution_row(
     certs = []
     for kind in ("catl", "cma"):
         raw_status = v.get(f"{kind}_status", "")
-        status = _STATUS_ALIASES.get(raw_status.lower())
+        status = parse_cert_status(raw_status)
         if status is None:
             problems.append(
                 Problem(
                     f"{where}, 列 {kind}_status",
-                    f"未知的认证状态 {raw_status!r}（可用：{', '.join(CERT_STATUSES)}）",
+                    f"未知的认证状态 {raw_status!r}（可用：{cert_status_choices()}）",
                 )
             )
             ok = False

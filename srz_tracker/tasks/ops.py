@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from srz_tracker.errors import NotFound, UsageError
+from srz_tracker.labels import status_label
 from srz_tracker.store.models import (
     AuditEvent,
     City,
@@ -21,6 +22,7 @@ from srz_tracker.store.models import (
     TaskExtension,
     TaskOccurrence,
 )
+from srz_tracker.tasks.materialize import period_start
 from srz_tracker.tasks.subjects import REGION_KEY, REGION_LABEL, city_key, institution_key
 from srz_tracker.timing.steps import NEEDS_PLANNING
 
@@ -98,6 +100,12 @@ def mark_done(
         raise UsageError(
             f"任务 {task.id} 的状态为“{status_label(task.status)}”，"
             f"不能标记完成；如需完成请先 srz reopen {task.id}"
+        )
+    starts = period_start(task.period, task.obligation.plan.year)
+    if on < starts:
+        raise UsageError(
+            f"任务 {task.id} 的期间 {task.period} 从 {starts} 开始，完成日期 {on} 早于期间开始："
+            "请用 --on 写实际完成的日期（属于其他年度的工作请登记到那一年度的任务）"
         )
     required_evidence = task.obligation.evidence
     if required_evidence and not evidence and not no_evidence_reason:
@@ -208,16 +216,3 @@ def extend(
     # Steps planned for the old date no longer apply; the next pass plans from the new one.
     cancel_pending(session, task.id)
     task.next_step_at = NEEDS_PLANNING
-
-
-STATUS_LABELS = {
-    "open": "未完成",
-    "done": "已完成",
-    "waived": "已豁免",
-    "not_applicable": "不适用",
-    "overdue": "已逾期",
-}
-
-
-def status_label(status: str) -> str:
-    return STATUS_LABELS.get(status, status)
