@@ -327,4 +327,5 @@ def _prepare(
         subject=rendered.subject,
         text=rendered.text,
         html=rendered.html,
+        date=now,  # the pass's time, so that --now and replays date the mail alike
     )
