@@ -23,7 +23,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, func, insert, select, text, update
 from sqlalchemy.engine import make_url
 
-from srz_tracker.config import PROJECT_ROOT
+from srz_tracker.resources import BUNDLED_PLAN as BUNDLED_PLAN_NAME
+from srz_tracker.resources import bundled_file
 from srz_tracker.store import db, migrate
 from srz_tracker.store.models import (
     Certification,
@@ -37,7 +38,7 @@ from srz_tracker.store.models import (
 )
 from srz_tracker.timing.steps import NEEDS_PLANNING
 
-BUNDLED_PLAN = PROJECT_ROOT / "schedules" / "gx-srz-2023.yaml"
+BUNDLED_PLAN = bundled_file(BUNDLED_PLAN_NAME)
 TZ = ZoneInfo("Asia/Shanghai")
 # The instant every figure is measured at: a working day in the plan year, in the middle
 # of the reminder season (the calendar library knows this year).

@@ -10,26 +10,13 @@ import datetime as dt
 import math
 import os
 import re
-import sys
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from srz_tracker.errors import ConfigError
-
-
-def _resources_root() -> Path:
-    """Where ``email_templates/`` and ``schedules/`` are: next to the package in a source
-    checkout (or an editable install), else under ``<prefix>/share/srz-tracker`` where a
-    regular install puts them (pyproject's data-files)."""
-    checkout = Path(__file__).resolve().parent.parent
-    if (checkout / "email_templates").is_dir():
-        return checkout
-    return Path(sys.prefix) / "share" / "srz-tracker"
-
-
-PROJECT_ROOT = _resources_root()
+from srz_tracker.resources import EMAIL_TEMPLATES, bundled_dir
 
 
 def default_data_dir() -> Path:
@@ -66,7 +53,7 @@ class Settings:
     weekly_summary: bool = True  # the daemon sends each city's weekly summary
     holidays: frozenset[dt.date] = frozenset()
     workdays: frozenset[dt.date] = frozenset()
-    templates_dir: Path = PROJECT_ROOT / "email_templates"
+    templates_dir: Path = field(default_factory=lambda: bundled_dir(EMAIL_TEMPLATES))
     config_path: Path | None = None
 
     @property
@@ -305,7 +292,7 @@ def load_settings(
         weekly_summary=_parse_bool(weekly_raw, weekly_label),
         holidays=_parse_date_list(cal.get("holidays"), f"{where}: calendar.holidays"),
         workdays=_parse_date_list(cal.get("workdays"), f"{where}: calendar.workdays"),
-        templates_dir=Path(data.get("templates_dir", PROJECT_ROOT / "email_templates")),
+        templates_dir=Path(data.get("templates_dir") or bundled_dir(EMAIL_TEMPLATES)),
         config_path=path,
     )
     return settings

@@ -94,3 +94,22 @@ def sanitize_header(value: str) -> str:
 def week_label(day: dt.date) -> str:
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def inner_quotes(text: str) -> str:
+    """Double quotes inside a quotation become single ones: Chinese nests ‘’ in “”."""
+    return str(text).replace("“", "‘").replace("”", "’")
+
+
+def quoted(text: str) -> str:
+    """``“…”`` around ``text``, its own “” turned into ‘’: ``“开展一次‘一对一’现场服务指导”``."""
+    return f"“{inner_quotes(text)}”"
+
+
+def week_display(label: str) -> str:
+    """An ISO week as people read it: ``2026-W49`` → ``2026年第49周``. The label itself
+    (``week_label``) stays the outbox key; anything else is shown as it is."""
+    match = re.fullmatch(r"(\d{4})-W(\d{2})", label)
+    if not match:
+        return label
+    return f"{match.group(1)}年第{int(match.group(2))}周"

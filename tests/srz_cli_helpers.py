@@ -11,14 +11,15 @@ from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
 from srz_tracker.cli import cli
-from srz_tracker.config import PROJECT_ROOT
+from srz_tracker.resources import bundled_file
 from srz_tracker.store import db
 from srz_tracker.store.models import Base
 
 NOW = "2023-11-01T10:00"
-BUNDLED_PLAN = PROJECT_ROOT / "schedules" / "gx-srz-2023.yaml"
-SAMPLE_INSTITUTIONS = PROJECT_ROOT / "schedules" / "sample-institutions.csv"
-SAMPLE_CONTACTS = PROJECT_ROOT / "schedules" / "sample-contacts.csv"
+BUNDLED_PLAN = bundled_file("gx-srz-2023")
+SAMPLE_INSTITUTIONS = bundled_file("sample-institutions")
+SAMPLE_CONTACTS = bundled_file("sample-contacts")
+assert BUNDLED_PLAN and SAMPLE_INSTITUTIONS and SAMPLE_CONTACTS
 
 # Institutions of the sample directory that the tests speak of by name.
 NN_PLAIN = "南宁市示例县甲县级质检机构（占位）"  # not certified

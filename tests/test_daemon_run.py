@@ -214,9 +214,9 @@ def test_deploy_files_are_valid() -> None:
     the environment), and the systemd unit starts ``srz run`` with that file."""
     import configparser
 
-    from srz_tracker.config import PROJECT_ROOT, load_settings
+    from srz_tracker.config import load_settings
 
-    deploy = PROJECT_ROOT / "deploy"
+    deploy = Path(__file__).resolve().parent.parent / "deploy"
     settings = load_settings(
         config_path=deploy / "srz.toml.example", environ={"SRZ_SMTP_PASSWORD": "授权码"}
     )

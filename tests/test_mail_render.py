@@ -12,7 +12,6 @@ import pytest
 from click.testing import CliRunner
 
 from srz_tracker.cli import cli
-from srz_tracker.config import PROJECT_ROOT
 from srz_tracker.mail.render import (
     KINDS,
     SINGLE_ITEM_KINDS,
@@ -21,9 +20,10 @@ from srz_tracker.mail.render import (
     RenderError,
 )
 from srz_tracker.mail.samples import sample_context, sample_contexts
-from srz_tracker.text import cn_date, days_phrase
+from srz_tracker.resources import EMAIL_TEMPLATES, bundled_dir
+from srz_tracker.text import cn_date, days_phrase, quoted
 
-TEMPLATES = PROJECT_ROOT / "email_templates"
+TEMPLATES = bundled_dir(EMAIL_TEMPLATES)
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,8 @@ def test_single_item_email_is_complete(renderer: Renderer, kind: str) -> None:
     assert cn_date(subject_date) in rendered.subject
     for body in (rendered.text, rendered.html):
         assert item["title"] in body
-        assert f"依据《实施方案》{item['clause']}：“{item['quote']}”" in body
+        # The plan's own quotation marks nest as ‘’ inside the “” around the sentence.
+        assert f"依据《实施方案》{item['clause']}：{quoted(item['quote'])}" in body
         assert item["subject_label"] in body
         assert due in body
         assert days_phrase(item["days_left"]) in body
@@ -110,7 +111,7 @@ def test_digest_groups_overdue_today_upcoming(renderer: Renderer) -> None:
     assert overdue < today < upcoming
     for item in context["items"]:
         assert item["done_command"] in text and item["done_command"] in rendered.html
-        assert f"“{item['quote']}”" in text
+        assert quoted(item["quote"]) in text
     assert "逾期 1 项" in rendered.subject and "即将到期 2 项" in rendered.subject
     # The office digest also lists failed deliveries.
     office = renderer.render("digest", sample_contexts("digest")[1])

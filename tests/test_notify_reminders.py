@@ -397,7 +397,12 @@ def test_remind_cli_prints_what_it_sent(loaded: str, smtp_server: SmtpTestServer
 
 
 def test_preview_matches_day_by_day_passes(loaded: str, smtp_server: SmtpTestServer) -> None:
-    preview = srz_json(loaded, "preview", "--from", "2023-12-18", "--to", "2024-01-12")
+    # --now before the period (issue 10: preview takes --now; without it, the real clock
+    # would put this whole period in the past).
+    preview = srz_json(
+        loaded, "preview", "--from", "2023-12-18", "--to", "2024-01-12", "--now", "2023-12-17T12:00"
+    )
+    assert {p["status"] for p in preview} == {"planned"}
     assert preview and {"send_at", "to", "cc", "subject", "kind", "task_ids"} <= set(preview[0])
     assert dt.datetime.fromisoformat(preview[0]["send_at"]).utcoffset() == dt.timedelta(hours=8)
     expected = Counter(
@@ -420,6 +425,18 @@ def test_preview_matches_day_by_day_passes(loaded: str, smtp_server: SmtpTestSer
             ] += 1
         day += dt.timedelta(days=1)
     assert actual == expected
+    # Afterwards the same period shows what was sent, not "0 封".
+    sent = srz_json(
+        loaded, "preview", "--from", "2023-12-18", "--to", "2024-01-12", "--now", "2024-01-12T12:00"
+    )
+    assert {p["status"] for p in sent} == {"sent"}
+    assert (
+        Counter(
+            (p["send_at"][:10], tuple(sorted(p["to"])), tuple(sorted(p["cc"])), p["subject"])
+            for p in sent
+        )
+        == expected
+    )
 
 
 def test_outbox_listing_and_retry(loaded: str, smtp_server: SmtpTestServer) -> None:
@@ -448,7 +465,8 @@ def test_weekly_summary_once_per_city_per_week(loaded: str, smtp_server: SmtpTes
     weekly = [m.message for m in smtp_server.messages if "工作周报" in m.message["Subject"]]
     assert sorted(a for m in weekly for a in to_addresses(m)) == sorted(CITY_CONTACTS)
     nanning = next(m for m in weekly if "contact@nanning.example.org" in to_addresses(m))
-    assert "南宁市" in nanning["Subject"] and "2023-W51" in nanning["Subject"]
+    # Weeks read as people say them (issue 10); the outbox key keeps 2023-W51.
+    assert "南宁市" in nanning["Subject"] and "2023年第51周" in nanning["Subject"]
     # 15 of Nanning's 16 tasks are due by 12-18 and none is done; the report is due 12-30.
     assert "已完成 0/15 项" in nanning["Subject"] and "逾期 15 项" in nanning["Subject"]
     text = body_text(nanning)

@@ -219,7 +219,8 @@ def test_done_shows_in_tasks_and_log(loaded: str) -> None:
     assert event["detail"]["evidence"] == "桂农质函〔2023〕5号"
     assert [e["action"] for e in log(loaded, "--task", str(task["id"]))] == ["done"]
     text = srz(loaded, "log", "--task", "city-summary-report:南宁市:2023").stdout
-    assert "done" in text and "张三" in text
+    # The table speaks Chinese (issue 10): the action "done" reads 办结.
+    assert "办结" in text and "张三" in text
     assert "2023-11-01 10:00" in text  # Beijing time, as --now was given
     detail = show(loaded, str(task["id"]))
     assert detail["note"] == "已报送" and detail["evidence"] == "桂农质函〔2023〕5号"

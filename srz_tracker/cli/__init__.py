@@ -141,7 +141,8 @@ class LazyGroup(click.Group):
 @click.group(
     cls=LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-    epilog="示例：srz demo    srz tasks --city 南宁市    srz done 12 --note 已报送",
+    epilog="示例：srz demo    srz tasks --city 南宁市\n\n"
+    "      srz done 26 --on 2023-12-20 --evidence 南农函〔2023〕88号",
 )
 @click.option(
     "--db", "db_url", metavar="URL", help="数据库 URL（优先于 SRZ_DATABASE_URL 与配置文件）"

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 @click.group(
     "templates",
-    epilog="示例：srz templates check    srz templates check --dir ./email_templates",
+    epilog="示例：srz templates check",
 )
 def templates_group() -> None:
     """邮件模板检查。"""
@@ -25,7 +25,7 @@ def templates_group() -> None:
 
 @templates_group.command(
     "check",
-    epilog="示例：srz templates check    srz templates check --dir ./my_templates",
+    epilog="示例：srz templates check    （--dir 检查修改过的模板副本）",
 )
 @click.option(
     "--dir",
@@ -63,7 +63,7 @@ def mail_group() -> None:
 @mail_group.command(
     "test",
     epilog=(
-        "\b\n示例：\n  srz mail test --to gxnyjgc@163.com\n"
+        "\b\n示例：\n  srz mail test --to office@example.org\n"
         "  SRZ_TRANSPORT=console srz mail test --to a@example.org"
     ),
 )

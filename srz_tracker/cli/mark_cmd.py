@@ -13,12 +13,17 @@ _by_option = click.option("--by", help="操作人（默认 SRZ_USER 或当前登
 
 @click.command(
     "done",
-    epilog="示例：srz done 12 --evidence 桂农质函〔2023〕5号 --note 已报送\n\n"
-    "      srz done 31 --on 2023-06-12 --evidence 签到表.pdf   （计次任务记录一次）\n\n"
-    "      srz done 7 8 9 --no-evidence-reason 纸质材料已归档",
+    epilog="示例：srz done 12 --on 2023-06-20 --evidence 桂农质函〔2023〕5号 --note 已报送\n\n"
+    "      srz done 77 --on 2023-06-12 --evidence 签到表.pdf   （计次任务记录一次）\n\n"
+    "      srz done 7 8 9 --on 2023-06-28 --no-evidence-reason 纸质材料已归档",
 )
 @click.argument("tasks", nargs=-1, required=True)
-@click.option("--on", "on_text", metavar="DATE", help="完成日期（默认今天）")
+@click.option(
+    "--on",
+    "on_text",
+    metavar="DATE",
+    help="实际完成的日期（默认今天）；不能早于任务期间的开始，也不能晚于今天",
+)
 @_by_option
 @click.option("--note", help="备注")
 @click.option("--evidence", help="佐证材料：文件路径、文号或受理编号")
@@ -54,7 +59,9 @@ def done_command(
         today = local_date(now, plan_timezone(session))
         on = parse_date(on_text, "--on") if on_text else today
         if on > today:
-            raise UsageError(f"完成日期 {on} 晚于今天 {today}")
+            raise UsageError(
+                f"完成日期 {on} 晚于今天（{today}）：不能登记将来的完成，请用 --on 写实际完成的日期"
+            )
         for ref in tasks:
             task = resolve_task(session, ref, lock=True)
             result = mark_done(session, task, now, on, actor, note, evidence, no_evidence_reason)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import click
 
 from srz_tracker.cli.common import CliState, echo_json, pass_state
-from srz_tracker.kinds import CertKind, CertStatus
+from srz_tracker.kinds import CertKind
 
 
 @click.group(
     "org",
-    epilog="示例：srz org import schedules/sample-institutions.csv "
-    "schedules/sample-contacts.csv    srz org list --city 南宁市",
+    epilog="示例：srz org import sample-institutions sample-contacts    srz org list --city 南宁市",
 )
 def org_group() -> None:
     """机构与联系人名录。"""
@@ -19,9 +18,8 @@ def org_group() -> None:
 
 @org_group.command(
     "import",
-    epilog="示例：srz org import schedules/sample-institutions.csv "
-    "schedules/sample-contacts.csv\n\n"
-    "      srz org import 名录.xlsx",
+    epilog="示例：srz org import sample-institutions sample-contacts    （内置示例名录）\n\n"
+    "      srz org import schedules/sample-institutions.csv schedules/sample-contacts.csv",
 )
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--now", "now_text", metavar="DATETIME", help="以此时刻判断认证条件（默认当前时间）")
@@ -32,15 +30,17 @@ def import_command(state: CliState, files: tuple[str, ...], now_text: str | None
     先校验所有文件的每一行，任何一行有错则全部不导入。机构表的列：city, county, name,
     code, catl_status, catl_date, cma_status, cma_date（状态：none/applied/certified/expired）；
     联系人表的列：scope(region/city/institution), city, institution, role(contact/leader/office),
-    name, email, phone。
+    name, email, phone。FILES 为文件路径；内置示例名录可写作 sample-institutions、
+    sample-contacts。
     """
     from srz_tracker.cli.actor import current_actor
     from srz_tracker.clock import parse_now
     from srz_tracker.directory.read import read_directory
+    from srz_tracker.resources import resolve_input_file
     from srz_tracker.store import db
     from srz_tracker.tasks.intake import import_directory
 
-    data, problems = read_directory(list(files))
+    data, problems = read_directory([resolve_input_file(f) for f in files])
     for path, encoding in data.encodings.items():
         click.echo(f"注意：{path} 不是 UTF-8 编码，已按 {encoding} 读取")
     now = parse_now(now_text)
@@ -72,13 +72,20 @@ def list_command(state: CliState, city: str | None, fmt: str, now_text: str | No
     if fmt == "json":
         echo_json(rows)
     else:
+        from srz_tracker.labels import cert_status_label
+
+        for r in rows:
+            r["CATL_text"], r["CMA_text"] = (
+                cert_status_label(r["CATL"]),
+                cert_status_label(r["CMA"]),
+            )
         print_table(
             [
                 ("city", "市"),
                 ("county", "县"),
                 ("name", "机构"),
-                ("CATL", "CATL"),
-                ("CMA", "CMA"),
+                ("CATL_text", "CATL"),
+                ("CMA_text", "CMA"),
                 ("dual_certified", "双认证"),
             ],
             rows,
@@ -101,7 +108,7 @@ def cert_group() -> None:
 @click.argument("institution")
 # Values, not members: click offers an enum member by its name.
 @click.argument("kind", type=click.Choice([k.value for k in CertKind], case_sensitive=False))
-@click.argument("status", type=click.Choice([s.value for s in CertStatus]))
+@click.argument("status")
 @click.option("--on", "on_text", metavar="DATE", help="日期（申请日、发证日或过期日）")
 @click.option("--number", help="证书编号或受理编号")
 @click.option("--now", "now_text", metavar="DATETIME")
@@ -117,12 +124,21 @@ def cert_set_command(
     now_text: str | None,
     by: str | None,
 ) -> None:
-    """记录认证变化；条件不再满足的任务转为“不适用”，新满足条件的任务随之生成。"""
+    """记录认证变化；条件不再满足的任务转为“不适用”，新满足条件的任务随之生成。
+
+    STATUS 与名录导入相同：none/applied/certified/expired，或 未申请/已申请/已通过/已过期。
+    """
     from srz_tracker.cli.actor import current_actor
     from srz_tracker.clock import parse_date, parse_now
+    from srz_tracker.errors import UsageError
+    from srz_tracker.labels import cert_status_choices, cert_status_label, parse_cert_status
     from srz_tracker.store import db
     from srz_tracker.tasks.intake import set_certification
 
+    code = parse_cert_status(status) if status.strip() else None
+    if code is None:
+        raise UsageError(f"未知的认证状态 {status!r}（可用：{cert_status_choices()}）")
+    status = code
     on = parse_date(on_text, "--on") if on_text else None
     now = parse_now(now_text)
     with db.write_session(state.engine) as session:
@@ -130,6 +146,6 @@ def cert_set_command(
             session, institution, kind, status, on, number, now, current_actor(by)
         )
     click.echo(
-        f"已记录 {institution} {kind.upper()}：{status}。任务新增 {r.created}、"
+        f"已记录 {institution} {kind.upper()}：{cert_status_label(status)}。任务新增 {r.created}、"
         f"转为不适用 {r.not_applicable}、恢复 {r.reopened}"
     )

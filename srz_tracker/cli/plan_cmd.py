@@ -11,20 +11,26 @@ from srz_tracker.cli.common import CliState, echo_json, pass_state
 
 @click.group(
     "plan",
-    epilog="示例：srz plan check schedules/gx-srz-2023.yaml\n\n"
-    "      srz plan load schedules/gx-srz-2023.yaml    srz plan show",
+    epilog="示例：srz plan check gx-srz-2023    srz plan load gx-srz-2023    srz plan show\n\n"
+    "      （gx-srz-2023 为内置方案；也可写方案文件的路径）",
 )
 def plan_group() -> None:
     """实施方案文件：校验、导入、查看。"""
 
 
-@plan_group.command("check", epilog="示例：srz plan check schedules/gx-srz-2023.yaml")
+@plan_group.command(
+    "check", epilog="示例：srz plan check gx-srz-2023    srz plan check schedules/gx-srz-2023.yaml"
+)
 @click.argument("file", type=click.Path(dir_okay=False))
 def check_command(file: str) -> None:
-    """校验方案文件，列出全部问题（文件:行号: 说明），不写入数据库。"""
-    from srz_tracker.plan.schema import load_plan_file
+    """校验方案文件，列出全部问题（文件:行号: 说明），不写入数据库。
 
-    spec = load_plan_file(file)
+    FILE 为方案文件的路径，或内置方案的名称 gx-srz-2023。
+    """
+    from srz_tracker.plan.schema import load_plan_file
+    from srz_tracker.resources import resolve_input_file
+
+    spec = load_plan_file(resolve_input_file(file))
     click.echo(
         f"{file}：校验通过（{spec.key}，{len(spec.obligations)} 项义务，{len(spec.cities)} 个市）"
     )
@@ -32,8 +38,9 @@ def check_command(file: str) -> None:
 
 @plan_group.command(
     "load",
-    epilog="示例：srz plan load schedules/gx-srz-2023.yaml\n\n"
-    "      srz plan load schedules/gx-srz-2023.yaml --year 2024",
+    epilog="示例：srz plan load gx-srz-2023\n\n"
+    "      srz plan load gx-srz-2023 --year 2024\n\n"
+    "      srz plan load schedules/gx-srz-2023.yaml --year 2025",
 )
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option(
@@ -46,18 +53,22 @@ def check_command(file: str) -> None:
 @click.option("--now", "now_text", metavar="DATETIME", help="以此时刻判断认证条件（默认当前时间）")
 @pass_state
 def load_command(state: CliState, file: str, years: tuple[int, ...], now_text: str | None) -> None:
-    """校验并导入方案文件，生成任务。文件有任何问题则全部不写入。"""
+    """校验并导入方案文件，生成任务。文件有任何问题则全部不写入。
+
+    FILE 为方案文件的路径，或内置方案的名称 gx-srz-2023。
+    """
     from srz_tracker.cli.actor import current_actor
     from srz_tracker.clock import parse_now
     from srz_tracker.errors import UsageError
     from srz_tracker.plan.schema import load_plan_file
+    from srz_tracker.resources import resolve_input_file
     from srz_tracker.store import db
     from srz_tracker.tasks.intake import load_plan
 
     for y in years:
         if not 2000 <= y <= 2100:
             raise UsageError(f"--year {y} 不是有效年度")
-    spec = load_plan_file(file)
+    spec = load_plan_file(resolve_input_file(file))
     now = parse_now(now_text)
     with db.write_session(state.engine) as session:
         result, tasks = load_plan(session, spec, now, current_actor(), list(years))
@@ -99,13 +110,33 @@ def show_command(state: CliState, fmt: str) -> None:
     )
 
 
-def print_overview(state: CliState, now: dt.datetime) -> None:
+def print_overview(
+    state: CliState, now: dt.datetime, year: int | None = None, plan_year: int | None = None
+) -> None:
+    """The task overview per city, of ``year`` only when given. When ``year`` is later
+    than ``plan_year`` (the plan file's own year) the title and a note say that the
+    obligations and dates are the plan's, carried over, and why that year is shown."""
     from srz_tracker.cli.output import print_table
+    from srz_tracker.clock import local_date
     from srz_tracker.store import db
-    from srz_tracker.tasks.query import overview
+    from srz_tracker.tasks.query import overview, plan_timezone, year_counts
+    from srz_tracker.text import cn_date_short
 
     with db.read_session(state.engine) as session:
-        rows = overview(session, now)
+        rows = overview(session, now, year)
+        years = year_counts(session, now)
+        today = local_date(now, plan_timezone(session))
+    if year is None:
+        title = "任务总览"
+    elif plan_year is not None and year > plan_year:
+        title = f"{year} 年度（沿用 {plan_year} 年实施方案的义务与日期）任务总览"
+        click.echo(
+            f"今天是 {cn_date_short(today)}。内置实施方案是 {plan_year} 年度的，该年度已经过去；"
+            f"方案的期限按月-日规定，所以为仍在进行的 {year} 年度生成了同样的义务，"
+            f"下面显示 {year} 年度。"
+        )
+    else:
+        title = f"{year} 年度任务总览"
     print_table(
         [
             ("city", "市"),
@@ -116,6 +147,13 @@ def print_overview(state: CliState, now: dt.datetime) -> None:
             ("next_due", "最近到期"),
         ],
         rows,
-        title="任务总览",
+        title=title,
     )
+    for y in years:
+        if year is not None and y["year"] != year:
+            click.echo(
+                f"{y['year']} 年度另有 {y['total']} 项任务：已完成 {y['done']} 项，"
+                f"未完成 {y['open']} 项（其中已逾期 {y['overdue']} 项）"
+                f"；查看：srz tasks --due-before {y['year'] + 1}-01-01"
+            )
     click.echo("查看任务：srz tasks --city 南宁市    标记完成：srz done <任务编号>")

@@ -7,7 +7,6 @@ from typing import Any
 import click
 
 from srz_tracker.cli.common import CliState, echo_json, pass_state
-from srz_tracker.kinds import NotificationStatus
 
 _STATES = {
     "active": "运行中",
@@ -16,14 +15,6 @@ _STATES = {
     "stopped": "已停止（正常退出）",
     "expired": "已停止（异常退出，租约已过期）",
     "never": "从未运行",
-}
-_OUTBOX = {
-    NotificationStatus.PENDING: "待发送",
-    NotificationStatus.SENDING: "发送中",
-    NotificationStatus.SENT: "已发送",
-    NotificationStatus.FAILED: "失败",
-    NotificationStatus.SKIPPED: "已跳过",
-    NotificationStatus.CANCELLED: "已取消",
 }
 _CONFIG = {
     "database": "数据库",
@@ -92,6 +83,7 @@ def _local(value: str | None) -> str:
 
 def _print(data: dict[str, Any]) -> None:
     from srz_tracker.cli.output import print_table
+    from srz_tracker.labels import NOTIFICATION_STATUS
 
     d = data["daemon"]
     rows: list[dict[str, Any]] = [{"k": "状态", "v": _STATES.get(d["state"], d["state"])}]
@@ -123,12 +115,26 @@ def _print(data: dict[str, Any]) -> None:
     print_table(columns, rows, title=f"守护进程（北京时间，当前 {_local(data['now'])}）")
 
     o = data["outbox"]
-    rows = [{"k": label, "v": o["counts"].get(key, 0)} for key, label in _OUTBOX.items()]
+    rows = [
+        {"k": label, "v": o["counts"].get(key, 0)} for key, label in NOTIFICATION_STATUS.items()
+    ]
+    next_step = _local(o["next_task_step_at"])
+    if o.get("tasks_to_plan"):
+        # Tasks loaded or changed since the last pass: their steps are not worked out yet.
+        next_step = f"{o['tasks_to_plan']} 项任务待下一轮执行时安排" + (
+            f"；其余最早 {next_step}" if o["next_task_step_at"] else ""
+        )
     rows += [
         {"k": "最早待发送时间", "v": _local(o["next_pending_send_at"])},
-        {"k": "下一个提醒步骤", "v": _local(o["next_task_step_at"])},
+        {"k": "下一个提醒步骤", "v": next_step},
     ]
     print_table(columns, rows, title="发件箱")
+    if o["counts"].get("skipped"):
+        click.echo(
+            f"已跳过的 {o['counts']['skipped']} 条是没有发出、也不会补发的提醒步骤："
+            "守护进程停机期间或任务生成之前已经过时的步骤（每项任务只发最新的一步），"
+            "以及没有收件人的步骤。"
+        )
     if o["failed"]:
         print_table(
             [

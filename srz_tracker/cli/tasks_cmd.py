@@ -74,7 +74,7 @@ def tasks_command(
     if fmt == "json":
         echo_json(rows)
         return
-    from srz_tracker.tasks.ops import status_label
+    from srz_tracker.labels import status_label
 
     for r in rows:
         r["status_text"] = status_label("overdue" if r["overdue"] else r["status"])
@@ -104,9 +104,11 @@ def show_command(state: CliState, task: str, now_text: str | None, fmt: str) -> 
     TASK 为任务编号，或“义务id:对象:期间”（对象为市名、机构名称或“自治区”）。
     """
     from srz_tracker.clock import local_date, parse_now
+    from srz_tracker.labels import status_label
     from srz_tracker.store import db
-    from srz_tracker.tasks.ops import resolve_task, status_label
+    from srz_tracker.tasks.ops import resolve_task
     from srz_tracker.tasks.query import audit_log, plan_timezone, task_row
+    from srz_tracker.text import quoted
 
     now = parse_now(now_text)
     with db.read_session(state.engine) as session:
@@ -160,7 +162,7 @@ def show_command(state: CliState, task: str, now_text: str | None, fmt: str) -> 
     lines = [
         f"任务 {row['id']}：{row['title']}",
         f"  键：{row['key']}",
-        f"  依据：《实施方案》{row['clause']}：“{row['quote']}”",
+        f"  依据：《实施方案》{row['clause']}：{quoted(row['quote'])}",
         f"  对象：{row['institution'] or row['city'] or '自治区'}",
         f"  责任：{row['actor'] or ''}",
         f"  期间：{row['period']}    期限：{row['due_on']}"
@@ -208,18 +210,18 @@ def log_command(state: CliState, task_ref: str | None, limit: int, fmt: str) -> 
         echo_json(rows)
         return
     from srz_tracker.cli.output import print_table
+    from srz_tracker.labels import action_label, detail_text
 
     for r in rows:
         r["at_local"] = dt.datetime.fromisoformat(r["at"]).astimezone(tz).strftime("%Y-%m-%d %H:%M")
-        r["detail_text"] = ", ".join(
-            f"{k}={v}" for k, v in (r["detail"] or {}).items() if v is not None
-        )
+        r["action_text"] = action_label(r["action"])
+        r["detail_text"] = detail_text(r["detail"])
     print_table(
         [
             ("id", "序号"),
             ("at_local", "时间"),
             ("actor", "操作人"),
-            ("action", "操作"),
+            ("action_text", "操作"),
             ("task_id", "任务"),
             ("detail_text", "详情"),
         ],

@@ -20,6 +20,7 @@ from srz_tracker.daemon.lease import current_lease
 from srz_tracker.kinds import NotificationStatus, TaskStatus
 from srz_tracker.store.db import read_session
 from srz_tracker.store.models import DaemonLease, Notification, Task
+from srz_tracker.timing.steps import NEEDS_PLANNING
 
 EXIT_NOT_ALIVE = 3
 FAILED_SHOWN = 20
@@ -86,9 +87,15 @@ def outbox_status(engine: Engine) -> dict[str, Any]:
                 Notification.status == NotificationStatus.PENDING
             )
         )
+        # NEEDS_PLANNING is a marker ("the next pass works this task out"), not a time.
         next_step = session.scalar(
             select(func.min(Task.next_step_at)).where(
-                Task.status == TaskStatus.OPEN, Task.next_step_at.is_not(None)
+                Task.status == TaskStatus.OPEN, Task.next_step_at > NEEDS_PLANNING
+            )
+        )
+        unplanned = session.scalar(
+            select(func.count(Task.id)).where(
+                Task.status == TaskStatus.OPEN, Task.next_step_at == NEEDS_PLANNING
             )
         )
         failed = session.scalars(
@@ -113,6 +120,7 @@ def outbox_status(engine: Engine) -> dict[str, Any]:
         "counts": counts,
         "next_pending_send_at": _iso(next_send),
         "next_task_step_at": _iso(next_step),
+        "tasks_to_plan": unplanned or 0,
         "failed": failed_rows,
     }
 

@@ -16,7 +16,8 @@ from typing import Any
 
 from srz_tracker.directory.files import Row, read_tables
 from srz_tracker.errors import DirectoryError, Problem
-from srz_tracker.kinds import CertStatus, ContactRole, Scope
+from srz_tracker.kinds import ContactRole, Scope
+from srz_tracker.labels import cert_status_choices, parse_cert_status
 
 # header aliases -> canonical column
 _INSTITUTION_COLUMNS = {
@@ -39,21 +40,6 @@ _CONTACT_COLUMNS = {
     "name": ("name", "姓名"),
     "email": ("email", "邮箱", "电子邮箱"),
     "phone": ("phone", "电话", "联系电话"),
-}
-_STATUS_ALIASES = {
-    "": CertStatus.NONE,
-    "none": CertStatus.NONE,
-    "无": CertStatus.NONE,
-    "未申请": CertStatus.NONE,
-    "applied": CertStatus.APPLIED,
-    "已申请": CertStatus.APPLIED,
-    "申请中": CertStatus.APPLIED,
-    "certified": CertStatus.CERTIFIED,
-    "已通过": CertStatus.CERTIFIED,
-    "通过": CertStatus.CERTIFIED,
-    "expired": CertStatus.EXPIRED,
-    "已过期": CertStatus.EXPIRED,
-    "过期": CertStatus.EXPIRED,
 }
 _ROLE_ALIASES = {
     "contact": ContactRole.CONTACT,
@@ -230,12 +216,12 @@ def _institution_row(
     certs = []
     for kind in ("catl", "cma"):
         raw_status = v.get(f"{kind}_status", "")
-        status = _STATUS_ALIASES.get(raw_status.lower())
+        status = parse_cert_status(raw_status)
         if status is None:
             problems.append(
                 Problem(
                     f"{where}, 列 {kind}_status",
-                    f"未知的认证状态 {raw_status!r}（可用：{', '.join(CertStatus)}）",
+                    f"未知的认证状态 {raw_status!r}（可用：{cert_status_choices()}）",
                 )
             )
             ok = False

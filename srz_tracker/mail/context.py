@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session, joinedload
 
 from srz_tracker.clock import local_date
 from srz_tracker.kinds import ContactRole, NotificationKind, TaskStatus
+from srz_tracker.labels import step_label
 from srz_tracker.store.models import City, Notification, Obligation, Plan, Task
 from srz_tracker.tasks.query import latest_plan, task_key
-from srz_tracker.text import week_label
+from srz_tracker.text import week_display, week_label
 
 # Order of items in a digest and of kinds when choosing a template.
 _SEVERITY = {
@@ -137,6 +138,8 @@ def _item(task: Task, row: Notification, today: dt.date) -> dict[str, Any]:
         "evidence": ob.evidence,
         "done_command": f"srz done {task.id}",
         "step": row.step,
+        # What the reader sees; the code (R3, E1092) is the office's, in the CLI.
+        "step_text": step_label(row.step),
     }
 
 
@@ -286,7 +289,7 @@ def weekly_context(session: Session, row: Notification, now: dt.datetime) -> dic
             "role": ContactRole.CONTACT,
         },
         "city": city.name if city else "",
-        "week": (row.payload or {}).get("week", week_label(today)),
+        "week": week_display((row.payload or {}).get("week", week_label(today))),
         "open_items": open_items,
         "due_soon": due_soon,
         "overdue": overdue,

@@ -31,7 +31,8 @@ Template context for every kind except ``weekly_summary`` (built by the outbox):
           "checkpoint": {"due_on": date, "count": int} | None,
           "evidence": str | None,
           "done_command": str,             # "srz done 123"
-          "step": str,                     # "R-7", "R0", "E+1", "E+14"
+          "step": str,                     # "R7", "R0", "E1", "E14": the office's code
+          "step_text": str,                # "到期前 7 天提醒": what the reader sees
       } ],
       "failures": [ {"recipient_email": str, "error": str, "subject": str,
                      "task_id": int | None, "failed_at": datetime} ],
@@ -44,7 +45,7 @@ Template context for every kind except ``weekly_summary`` (built by the outbox):
 first (most overdue first), then due today, then upcoming (soonest first).
 
 ``weekly_summary`` context: ``plan`` and ``recipient`` as above plus ``"city": str,
-"week": "2023-W51", "open_items": [item...], "due_soon": [item...], "overdue": [item...],
+"week": "2023年第51周", "open_items": [item...], "due_soon": [item...], "overdue": [item...],
 "done": int, "total": int, "completion_pct": float`` (0-100), ``"next_deadlines":
 [item...]`` and optionally ``"generated_at"``.
 """
@@ -69,6 +70,7 @@ from srz_tracker.text import (
     cn_datetime,
     days_phrase,
     pct_of_percent,
+    quoted,
     sanitize_header,
 )
 
@@ -163,6 +165,7 @@ class Renderer:
             cn_datetime=cn_datetime,
             days_phrase=days_phrase,
             pct=pct_of_percent,
+            quoted=quoted,
         )
 
     def _render_part(self, kind: str, part: str, context: dict[str, Any]) -> str:
@@ -237,7 +240,7 @@ def _content_problems(kind: str, context: dict[str, Any], rendered: RenderedEmai
     for item in context["items"]:
         facts = {
             "事项名称": item["title"],
-            "条款原文": item["quote"],
+            "条款原文": quoted(item["quote"]),
             "责任对象": item["subject_label"],
             "带星期的期限": cn_date(item["due_on"]),
             "剩余或逾期天数": days_phrase(item["days_left"]),

@@ -11,6 +11,9 @@ import copy
 import datetime as dt
 from typing import Any
 
+from srz_tracker.labels import step_label
+from srz_tracker.text import week_display
+
 # The keys of an item as the render module documents them: _item() asserts each sample
 # has exactly these, so a misspelt override cannot hide a template branch.
 _ITEM_KEYS = frozenset(
@@ -34,6 +37,7 @@ _ITEM_KEYS = frozenset(
         "evidence",
         "done_command",
         "step",
+        "step_text",
     }
 )
 
@@ -72,9 +76,10 @@ def _item(**changes: Any) -> dict[str, Any]:
         "checkpoint": None,
         "evidence": "工作总结和绩效自评报告（加盖公章的扫描件）",
         "done_command": "srz done 101",
-        "step": "R-7",
+        "step": "R7",
     }
     item.update(changes)
+    item["step_text"] = step_label(item["step"])
     assert set(item) == _ITEM_KEYS
     return item
 
@@ -117,7 +122,7 @@ def _training_item(**changes: Any) -> dict[str, Any]:
         "checkpoint": {"due_on": dt.date(2023, 6, 30), "count": 1},
         "evidence": "培训通知、签到表和培训照片",
         "done_command": "srz done 305",
-        "step": "C+1",
+        "step": "C1",
     }
     base.update(changes)
     return _item(**base)
@@ -250,7 +255,7 @@ def _samples(kind: str) -> list[dict[str, Any]]:
                 "plan": dict(_PLAN),
                 "recipient": _CONTACT,
                 "city": "南宁市",
-                "week": "2023-W51",
+                "week": week_display("2023-W51"),
                 "open_items": open_items,
                 "due_soon": [open_items[0], open_items[2]],
                 "overdue": [open_items[1]],
@@ -265,7 +270,7 @@ def _samples(kind: str) -> list[dict[str, Any]]:
                 "plan": dict(_PLAN),
                 "recipient": {"name": None, "email": "x@example.cn", "role": "contact"},
                 "city": "来宾市",
-                "week": "2023-W52",
+                "week": week_display("2023-W52"),
                 "open_items": [],
                 "due_soon": [],
                 "overdue": [],

@@ -242,6 +242,7 @@ class _Pass:
                 subject=rendered.subject,
                 text=rendered.text,
                 html=rendered.html,
+                date=self.now,  # the pass's time, so that --now and replays date the mail alike
             )
 
     def send(

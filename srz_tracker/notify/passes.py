@@ -131,6 +131,7 @@ def dry_run(
                     rendered.subject,
                     rendered.text,
                     rendered.html,
+                    date=now,
                 )
             )
         return counts, emails

@@ -32,7 +32,8 @@ Verdicts: 达标 (met), 未达标 (not met), 进行中 (in progress), — (nothi
 - quality: 达标 once every institution passed/applied; 未达标 after Y-11-30 if an
   institution that is not dual-certified had not applied by then, and after the year
   if one did not pass the proficiency test.
-- cost: 未达标 as soon as spending exceeds the allocation; after the year, 达标.
+- cost: 未达标 as soon as spending exceeds the allocation; after the year, 达标 — but
+  while nothing at all is recorded, 进行中 until the plan year is closed (final).
 - incidents: 未达标 from the first major incident; after the year with none, 达标.
 - satisfaction: judged when recorded (≥ target 达标, else 未达标); unrecorded after the
   year, 未达标.
@@ -48,6 +49,7 @@ else 达标 — the region meets a target when every city meets its own.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -63,6 +65,7 @@ from srz_tracker.report.facts import (
     money_facts,
     pick_plan,
     task_counts,
+    year_is_final,
 )
 from srz_tracker.report.rules import (
     NO_DATA,
@@ -123,6 +126,7 @@ def build_report(
     plan = pick_plan(session, p.year)
     if plan is None:
         raise NotFound("还没有加载实施方案（srz plan load 或 srz demo）")
+    p = replace(p, final=year_is_final(session, plan, p.year))
     targets = {**DEFAULT_TARGETS, **plan.document.get("targets", {})}
     table = {
         t.city_id: t

@@ -177,6 +177,13 @@ def pick_plan(session: Session, year: int) -> Plan | None:
     return plans[0] if plans else None
 
 
+def year_is_final(session: Session, plan: Plan, year: int) -> bool:
+    """Whether the plan's ``year`` is closed, its figures final. Plan years cannot be
+    closed yet (issue 10, item 1 brings ``srz plan close``): until then none is, and a
+    city that recorded no spending is 进行中, never 达标 by default."""
+    return False
+
+
 def default_year(session: Session, today: dt.date) -> int:
     """The latest year, not after today's, that has tasks; else today's year."""
     last = session.scalar(

@@ -20,7 +20,7 @@ from srz_tracker.kinds import TaskStatus
 from srz_tracker.store.models import Institution, Obligation, Task
 from srz_tracker.tasks.query import task_key
 from srz_tracker.tasks.subjects import REGION_LABEL
-from srz_tracker.text import cn_date
+from srz_tracker.text import cn_date, quoted
 
 PRODID = "-//srz-tracker//县级质检机构“双认证”任务期限//ZH"
 UID_DOMAIN = "srz-tracker"
@@ -75,7 +75,7 @@ def describe(task: Task) -> str:
     ]
     if task.required_count > 1:
         lines.append(f"进度：已完成 {task.done_count} 次，共需 {task.required_count} 次")
-    lines.append(f"依据：《实施方案》{ob.clause}：“{ob.quote}”")
+    lines.append(f"依据：《实施方案》{ob.clause}：{quoted(ob.quote)}")
     if ob.actor:
         lines.append(f"责任：{ob.actor}")
     if ob.evidence:

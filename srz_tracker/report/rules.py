@@ -43,6 +43,9 @@ def measure(target: Any, actual: Any, status: str, **detail: Any) -> dict[str, A
 class Period:
     year: int
     today: dt.date
+    # The year's records are final: its plan year was closed. A year can be over (past
+    # December 31) and still open, e.g. while the cities' expenses come in.
+    final: bool = False
 
     @property
     def over(self) -> bool:
@@ -127,6 +130,9 @@ def judge_cost(spent: Decimal, allocation: Decimal | None, p: Period) -> str:
         return NO_DATA
     if spent > allocation:
         return NOT_MET
+    if not spent and not p.final:
+        # Nothing recorded yet is no evidence of spending within the allocation.
+        return IN_PROGRESS
     return MET if p.over else IN_PROGRESS
 
 

@@ -63,6 +63,16 @@ def periods(obligation: Obligation, year: int, plan_year: int) -> Iterator[tuple
             yield occurrence.date().isoformat(), occurrence.date()
 
 
+def period_start(period: str, plan_year: int) -> dt.date:
+    """The first day of a task's period, as ``periods`` labels it: ``2023`` and
+    ``2023-H1`` start on January 1, ``2023-H2`` on July 1, an rrule occurrence
+    (``2023-05-10``) with its year, ``once`` with the plan's year."""
+    if period == "once":
+        return dt.date(plan_year, 1, 1)
+    year = int(period[:4])
+    return dt.date(year, 7, 1) if period.endswith("-H2") else dt.date(year, 1, 1)
+
+
 def is_dual_certified(institution: Institution, on: dt.date) -> bool:
     """Both certificates valid on ``on``: certified by then and not yet expired."""
     kinds = {

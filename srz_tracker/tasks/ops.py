@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from srz_tracker.errors import NotFound, UsageError
 from srz_tracker.kinds import NotificationStatus, TaskStatus
+from srz_tracker.labels import status_label
 from srz_tracker.store import audit
 from srz_tracker.store.models import (
     City,
@@ -22,6 +23,7 @@ from srz_tracker.store.models import (
     TaskExtension,
     TaskOccurrence,
 )
+from srz_tracker.tasks.materialize import period_start
 from srz_tracker.tasks.subjects import REGION_KEY, REGION_LABEL, city_key, institution_key
 from srz_tracker.timing.steps import NEEDS_PLANNING
 
@@ -97,6 +99,12 @@ def mark_done(
         raise UsageError(
             f"任务 {task.id} 的状态为“{status_label(task.status)}”，"
             f"不能标记完成；如需完成请先 srz reopen {task.id}"
+        )
+    starts = period_start(task.period, task.obligation.plan.year)
+    if on < starts:
+        raise UsageError(
+            f"任务 {task.id} 的期间 {task.period} 从 {starts} 开始，完成日期 {on} 早于期间开始："
+            "请用 --on 写实际完成的日期（属于其他年度的工作请登记到那一年度的任务）"
         )
     required_evidence = task.obligation.evidence
     if required_evidence and not evidence and not no_evidence_reason:
@@ -196,16 +204,3 @@ def extend(
     # Steps planned for the old date no longer apply; the next pass plans from the new one.
     cancel_pending(session, task.id)
     task.next_step_at = NEEDS_PLANNING
-
-
-STATUS_LABELS: dict[str, str] = {
-    TaskStatus.OPEN: "未完成",
-    TaskStatus.DONE: "已完成",
-    TaskStatus.WAIVED: "已豁免",
-    TaskStatus.NOT_APPLICABLE: "不适用",
-    "overdue": "已逾期",  # a filter, not a status: open and past its due date
-}
-
-
-def status_label(status: str) -> str:
-    return STATUS_LABELS.get(status, status)

@@ -135,8 +135,9 @@ def audit_log(
     ]
 
 
-def overview(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
-    """Per city (and the region): how many tasks are open, overdue, done, and what is next."""
+def overview(session: Session, now: dt.datetime, year: int | None = None) -> list[dict[str, Any]]:
+    """Per city (and the region): how many tasks are open, overdue, done, and what is next.
+    ``year``: only the tasks of that year (their original due date falls in it)."""
     from sqlalchemy import case, func
 
     from srz_tracker.clock import local_date
@@ -158,6 +159,8 @@ def overview(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
         # The region row (no city) first on every database.
         .order_by(City.id.is_not(None), City.id)
     )
+    if year is not None:
+        stmt = stmt.where(Task.original_due_on.between(dt.date(year, 1, 1), dt.date(year, 12, 31)))
     return [
         {
             "city": name or "自治区",
@@ -168,6 +171,39 @@ def overview(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
             "next_due": next_due.isoformat() if next_due else None,
         }
         for name, total, open_, overdue, done, next_due in session.execute(stmt)
+    ]
+
+
+def year_counts(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
+    """Per year of the tasks (the year of their original due date): how many there are,
+    open, overdue at ``now`` and done; oldest year first."""
+    from sqlalchemy import case, extract, func
+
+    from srz_tracker.clock import local_date
+
+    today = local_date(now, plan_timezone(session))
+    is_open = Task.status == "open"
+    year = extract("year", Task.original_due_on)
+    stmt = (
+        select(
+            year,
+            func.count(Task.id),
+            func.sum(case((is_open, 1), else_=0)),
+            func.sum(case((is_open & (Task.due_on < today), 1), else_=0)),
+            func.sum(case((Task.status == "done", 1), else_=0)),
+        )
+        .group_by(year)
+        .order_by(year)
+    )
+    return [
+        {
+            "year": int(y),
+            "total": total,
+            "open": int(open_ or 0),
+            "overdue": int(overdue or 0),
+            "done": int(done or 0),
+        }
+        for y, total, open_, overdue, done in session.execute(stmt)
     ]
 
 
