@@ -5,7 +5,10 @@ the file, row and column, or the option. Tried as a user would, through ``srz``.
 
 from __future__ import annotations
 
+import email as email_lib
 import re
+from email.header import decode_header, make_header
+from email.utils import getaddresses
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,15 @@ from srz_tracker import limits
 from srz_tracker.cli import cli
 from srz_tracker.config import PROJECT_ROOT
 from srz_tracker.store import db
-from srz_tracker.store.models import Base, Certification, Contact, Institution, Task
+from srz_tracker.store.models import (
+    Base,
+    Certification,
+    Contact,
+    Institution,
+    Notification,
+    Task,
+)
+from tests.smtp_server import SmtpTestServer
 from tests.srz_cli_helpers import BUNDLED_PLAN, NN_PLAIN, NOW, row_counts, srz, srz_json
 
 INST_HEADER = "city,county,name,code,catl_status,catl_date,catl_no,cma_status,cma_date,cma_no"
@@ -362,3 +373,36 @@ def test_a_plan_city_name_over_its_limit_is_refused(db_url: str, tmp_path: Path)
     result = srz(db_url, "plan", "load", str(path), "--now", NOW, code=2)
     assert "name（市名）不能超过 64 个字符（现为 65 个）" in result.output
     assert row_counts(db_url) == before
+
+
+def test_a_contact_at_every_limit_is_planned_and_mailed_on_both_databases(
+    demo_db_url: str, tmp_path: Path, smtp_server: SmtpTestServer
+) -> None:
+    """The longest address and name the directory accepts go through planning (their
+    outbox key is longer than its column: it ends in a digest) and out by SMTP."""
+    email = "b" * 65 + "@" + ".".join(["e" * 61] * 3) + ".cn"
+    name = "南宁市农业农村局" * 8
+    contacts = _write(tmp_path / "contacts.csv", CONTACT_HEADER, _contact(name, email))
+    srz(demo_db_url, "org", "import", str(contacts), "--now", NOW)
+    env = {
+        "SRZ_USER": "测试员",
+        "SRZ_SMTP_HOST": smtp_server.host,
+        "SRZ_SMTP_PORT": str(smtp_server.port),
+        "SRZ_SMTP_SECURITY": "none",
+        "SRZ_MAIL_FROM": "srz@gx-agri.example.org",
+    }
+    result = CliRunner().invoke(
+        cli, ["--db", demo_db_url, "remind", "--now", "2023-12-20T09:30"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    with db.read_session(db.get_engine(demo_db_url)) as session:
+        rows = session.scalars(select(Notification).where(Notification.recipient_email == email))
+        keys = [r.dedupe_key for r in rows]
+    assert keys and all(len(k) <= 255 for k in keys)
+    messages = [m for m in smtp_server.messages if email in m.rcpt_tos]
+    assert messages  # a digest to the contact, the leaders' escalation in copy
+    for message in messages:
+        parsed = email_lib.message_from_bytes(message.raw)
+        pairs = getaddresses(parsed.get_all("To", []) + parsed.get_all("Cc", []))
+        assert (name, email) in [(str(make_header(decode_header(n))), a) for n, a in pairs]
+        assert max(len(line) for line in message.raw.split(b"\r\n")) <= 998
