@@ -15,6 +15,9 @@ Misbehaviour switches (change them at any time, they apply to the next command):
 - ``reject_recipients``: addresses answered ``550`` at RCPT TO (permanent);
 - ``defer_recipients``: addresses answered ``450`` at RCPT TO (temporary);
 - ``fail_data_with``: a code (``451``, ``554``...) answered to the message data;
+- ``fail_data_matching``: {text: code}: that code answered to the data of a message whose
+  decoded Subject contains the text, or with the text in a recipient's address
+  (``{"@bad.example.org": 554}``); checked after ``fail_data_with``;
 - ``drop_after_data``: keep the message, then close the connection without answering;
 - ``stop()`` / ``start()``: nothing listens on the port (connection refused) / back up.
 
@@ -85,6 +88,8 @@ class _Handler:
 
     async def handle_DATA(self, server, session, envelope):
         code = self.owner.fail_data_with
+        if code is None:
+            code = self.owner._matching_code(envelope)
         if code is not None:
             kind = "Requested action aborted: try again later" if code < 500 else "Rejected"
             return f"{code} {'4' if code < 500 else '5'}.3.0 {kind}"
@@ -155,6 +160,7 @@ class SmtpTestServer:
         self.reject_recipients: set[str] = set()
         self.defer_recipients: set[str] = set()
         self.fail_data_with: int | None = None
+        self.fail_data_matching: dict[str, int] = {}
         self.drop_after_data = False
         self.logins: list[tuple[str, str]] = []
         self.accepted_credentials: dict[str, str] | None = None  # None: accept any
@@ -175,6 +181,18 @@ class SmtpTestServer:
         assert isinstance(parsed, EmailMessage)
         with self._lock:
             self.messages.append(ReceivedMessage(mail_from, rcpt_tos, raw, parsed, peer))
+
+    def _matching_code(self, envelope: Any) -> int | None:
+        if not self.fail_data_matching:
+            return None
+        raw = envelope.original_content or envelope.content
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", errors="surrogateescape")
+        subject = str(email.message_from_bytes(raw, policy=email.policy.default)["Subject"])
+        for text, code in self.fail_data_matching.items():
+            if text in subject or any(text in a for a in envelope.rcpt_tos):
+                return code
+        return None
 
     def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
         if not isinstance(auth_data, LoginPassword):

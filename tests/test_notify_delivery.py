@@ -181,9 +181,14 @@ def test_554_for_a_message_fails_its_rows_and_the_pass_goes_on(
     after = outbox(engine)
     failed = [r for r in after if r.kind != "delivery_failure"]
     assert all(r.status == "failed" and r.attempts == 0 for r in failed)
-    # One notice per failed row, except rows to the office itself (nobody else to tell).
+    # The cause is the message, in Chinese with the server's answer, on every row.
+    assert all((r.last_error or "").startswith("邮件被服务器整体拒收：554 ") for r in failed)
+    # One notice per message (not per row), to the office, whoever the message was for.
+    messages: dict[str, list[int]] = {}
+    for r in failed:
+        messages.setdefault(r.message_id or "", []).append(r.id)
     notices = {r.dedupe_key for r in after if r.kind == "delivery_failure"}
-    assert notices == {f"fail:{r.id}:{OFFICE}" for r in failed if r.recipient_email != OFFICE}
+    assert notices == {f"failmsg:{min(ids)}:{OFFICE}" for ids in messages.values()}
 
 
 def test_second_deliver_at_the_same_now_sends_nothing(
@@ -297,3 +302,72 @@ def test_crash_after_sending_repeats_that_message_with_its_message_id_after_the_
     counts = run(engine, settings, NOW + CLAIM_TTL + dt.timedelta(seconds=1))
     assert counts.failed == 0 and counts.sent == len(outbox(engine))
     assert first_id[0] in received_ids(smtp_server)
+
+
+REFUSED_LEADER = "leader@nanning.example.org"  # To of a leaders' escalation: 7 rows, 2 Cc
+
+
+def test_message_refused_as_a_whole_loses_nobody_elses_mail_and_waits_for_the_office(
+    planned: tuple[Engine, Settings], smtp_server: SmtpTestServer, demo_db_url: str
+) -> None:
+    engine, settings = planned
+    before = outbox(engine)
+    # 554 after DATA for the message to the Nanning leaders, 550 at RCPT for one address.
+    smtp_server.fail_data_matching = {REFUSED_LEADER: 554}
+    smtp_server.reject_recipients = {LONE_LEADER}
+    counts = run(engine, settings, NOW)
+    rows = outbox(engine)
+    planned_rows = [r for r in rows if r.kind != "delivery_failure"]
+    refused_id = next(r.message_id for r in planned_rows if r.recipient_email == REFUSED_LEADER)
+    refused = [r for r in planned_rows if r.message_id == refused_id]
+    assert len(refused) >= 3 and len({r.recipient_email for r in refused}) == 3
+    assert all(r.status == "failed" for r in refused)
+    assert all(
+        (r.last_error or "").startswith("邮件被服务器整体拒收：554 5.3.0 Rejected") for r in refused
+    )
+    lone = [r for r in planned_rows if r.recipient_email == LONE_LEADER]
+    assert [r.status for r in lone] == ["failed"] and (lone[0].last_error or "").startswith("550")
+    # Everybody else got their mail: every other row sent, on a message that arrived
+    # addressed to them.
+    others = [r for r in planned_rows if r not in refused and r not in lone]
+    assert others and all(r.status == "sent" for r in others)
+    arrived = {m.message["Message-ID"]: set(m.rcpt_tos) for m in smtp_server.messages}
+    assert all(r.recipient_email in arrived[r.message_id or ""] for r in others)
+    assert refused_id not in arrived
+    assert counts.failed == len(refused) + 1 and counts.sent == len(before) - counts.failed
+
+    # The office is told once about the message and once about the refused address.
+    notices = [r for r in rows if r.kind == "delivery_failure"]
+    assert sorted(r.dedupe_key for r in notices) == sorted(
+        [f"failmsg:{min(r.id for r in refused)}:{OFFICE}", f"fail:{lone[0].id}:{OFFICE}"]
+    )
+    message_notice = next(r for r in notices if r.dedupe_key.startswith("failmsg:"))
+    assert message_notice.payload is not None
+    failure = message_notice.payload["failure"]
+    assert failure["message_level"] is True
+    assert set(failure["recipients"]) == {r.recipient_email for r in refused}
+    smtp_server.reset()
+    told = run(engine, settings, NOW)
+    assert (told.messages, told.sent) == (1, 2)  # both notices, one digest to the office
+    text = smtp_server.messages[0].message.get_body(("plain",)).get_content()
+    assert "邮件被服务器整体拒收：554" in text and REFUSED_LEADER in text
+    assert "并非收件地址有误" in text
+    assert run(engine, settings, NOW).messages == 0
+
+    # The office sees the cause in the outbox and sends the whole message again.
+    from tests.srz_cli_helpers import srz, srz_json
+
+    failed = srz_json(demo_db_url, "outbox", "--status", "failed")
+    assert {r["id"] for r in failed} == {r.id for r in refused} | {lone[0].id}
+    assert all("整体拒收" in r["last_error"] for r in failed if r["id"] != lone[0].id)
+    smtp_server.fail_data_matching = {}
+    smtp_server.reset()
+    later = "2023-12-20T10:00"
+    result = srz(demo_db_url, "outbox", "retry", str(refused[0].id), "--message", "--now", later)
+    assert f"及同一封邮件的其他 {len(refused) - 1} 条通知已重新排入发送队列" in result.stdout
+    again = run(engine, settings, parse_now(later))
+    assert again.sent == len(refused) and again.failed == 0
+    assert len(smtp_server.messages) == 1
+    assert set(smtp_server.messages[0].rcpt_tos) == {r.recipient_email for r in refused}
+    # No second notice: the office already knows about this message.
+    assert len([r for r in outbox(engine) if r.kind == "delivery_failure"]) == 2

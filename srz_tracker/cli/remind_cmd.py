@@ -213,11 +213,19 @@ def outbox_group(ctx: click.Context, status: str, limit: int, fmt: str) -> None:
     )
 
 
-@outbox_group.command("retry", epilog="示例：srz outbox retry 42")
+@outbox_group.command("retry", epilog="示例：srz outbox retry 42    srz outbox retry 42 --message")
 @click.argument("notification_id", type=int)
+@click.option(
+    "--message",
+    "whole_message",
+    is_flag=True,
+    help="同一封邮件的其他失败通知一并重发（邮件被服务器整体拒收时）",
+)
 @click.option("--now", "now_text", metavar="DATETIME")
 @pass_state
-def outbox_retry_command(state: CliState, notification_id: int, now_text: str | None) -> None:
+def outbox_retry_command(
+    state: CliState, notification_id: int, whole_message: bool, now_text: str | None
+) -> None:
     """把失败（或待重试）的一条通知重新排入发送队列。"""
     from srz_tracker.clock import parse_now
     from srz_tracker.notify.outbox import retry_notification
@@ -225,5 +233,11 @@ def outbox_retry_command(state: CliState, notification_id: int, now_text: str | 
 
     now = parse_now(now_text)
     with db.write_session(state.engine) as session:
-        retry_notification(session, notification_id, now)
-    click.echo(f"通知 {notification_id} 已重新排入发送队列，将在下一次提醒时发送")
+        count = retry_notification(session, notification_id, now, whole_message)
+    if count > 1:
+        click.echo(
+            f"通知 {notification_id} 及同一封邮件的其他 {count - 1} 条通知已重新排入发送队列，"
+            "将在下一次提醒时发送"
+        )
+    else:
+        click.echo(f"通知 {notification_id} 已重新排入发送队列，将在下一次提醒时发送")

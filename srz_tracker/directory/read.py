@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from srz_tracker import limits
 from srz_tracker.directory.files import Row, read_tables
 from srz_tracker.errors import DirectoryError, Problem
 from srz_tracker.kinds import ContactRole, Scope
 from srz_tracker.labels import cert_status_choices, parse_cert_status
+from srz_tracker.limits import TextLimit
 
 # header aliases -> canonical column
 _INSTITUTION_COLUMNS = {
@@ -60,6 +62,23 @@ _SCOPE_ALIASES = {
     "institution": Scope.INSTITUTION,
     "机构": Scope.INSTITUTION,
     "县级质检机构": Scope.INSTITUTION,
+}
+# The longest value of each column (README.md, "Limits"): checked on every row, so that a
+# value the database would truncate or refuse never reaches it.
+_INSTITUTION_LIMITS: dict[str, TextLimit] = {
+    "city": limits.CITY,
+    "county": limits.COUNTY,
+    "name": limits.INSTITUTION,
+    "code": limits.INSTITUTION_CODE,
+    "catl_no": limits.CERT_NUMBER,
+    "cma_no": limits.CERT_NUMBER,
+}
+_CONTACT_LIMITS: dict[str, TextLimit] = {
+    "city": limits.CITY,
+    "institution": limits.INSTITUTION,
+    "name": limits.CONTACT_NAME,
+    "email": limits.EMAIL,
+    "phone": limits.PHONE,
 }
 _HEADER_SEARCH_ROWS = 5
 # Columns people add for themselves; read and ignored.
@@ -205,10 +224,25 @@ def _date_or_none(where: str, column: str, value: str, problems: list[Problem]) 
         return None
 
 
+def _within_limits(
+    where: str, v: dict[str, str], columns: dict[str, TextLimit], problems: list[Problem]
+) -> set[str]:
+    """The columns of the row whose value is too long or holds a control character
+    (each reported); their other checks are skipped, so a row gets one problem a cell."""
+    bad = set()
+    for column, limit in columns.items():
+        message = limits.problem(v.get(column, ""), limit)
+        if message is not None:
+            problems.append(Problem(f"{where}, 列 {column}", f"{limit.label}{message}"))
+            bad.add(column)
+    return bad
+
+
 def _institution_row(
     where: str, v: dict[str, str], out: DirectoryData, problems: list[Problem]
 ) -> None:
-    ok = True
+    bad = _within_limits(where, v, _INSTITUTION_LIMITS, problems)
+    ok = not bad
     for column in ("city", "county", "name"):
         if not v.get(column):
             problems.append(Problem(f"{where}, 列 {column}", "不能为空"))
@@ -241,7 +275,8 @@ def _institution_row(
 def _contact_row(
     where: str, v: dict[str, str], out: DirectoryData, problems: list[Problem]
 ) -> None:
-    ok = True
+    bad = _within_limits(where, v, _CONTACT_LIMITS, problems)
+    ok = not bad
     scope = _SCOPE_ALIASES.get(v.get("scope", "").lower())
     if scope is None:
         problems.append(
@@ -261,7 +296,7 @@ def _contact_row(
         )
         ok = False
     email = v.get("email", "")
-    if not valid_email(email):
+    if "email" not in bad and not valid_email(email):
         problems.append(Problem(f"{where}, 列 email", f"无效的电子邮箱地址 {email!r}"))
         ok = False
     if not v.get("name"):

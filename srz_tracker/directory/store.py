@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from srz_tracker import limits
 from srz_tracker.directory.read import DirectoryData
 from srz_tracker.errors import DirectoryError, NotFound, Problem, UsageError
 from srz_tracker.kinds import CertKind, CertStatus, Scope
@@ -171,6 +172,8 @@ def set_certification(
     now: dt.datetime,
     actor: str,
 ) -> None:
+    limits.require(number, limits.CERT_NUMBER, "--number")
+    limits.require(actor, limits.ACTOR, "--by")
     kind = kind.upper()
     # ``in`` on the enum class itself rejects plain strings on Python 3.11: ask the members.
     if kind not in tuple(CertKind):

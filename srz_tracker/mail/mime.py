@@ -6,11 +6,11 @@ permanent :class:`DeliveryError`: sending the same message again would fail the 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from dataclasses import dataclass
 from email import policy as email_policy
-from email.header import Header
-from email.headerregistry import Address
+from email.headerregistry import Address, UnstructuredHeader
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
@@ -52,36 +52,92 @@ def _address(address: str, name: str | None) -> Address:
         raise DeliveryError(f"邮件地址无效：{address!r}（{exc}）", permanent=True) from None
 
 
-class _WirePolicy(email_policy.EmailPolicy):
-    """``email.policy.default`` with a fast encoder for non-ASCII headers.
+# RFC 2047: an encoded word is at most 75 characters; "=?utf-8?b?" and "?=" take 12.
+_WORD_MAX = 75
+_WORD_OVERHEAD = len("=?utf-8?b??=")
 
-    The default folder re-encodes Chinese text by shrinking each encoded word one
-    character at a time, measuring both encodings of every candidate: about half the
-    time of an SMTP delivery went there. Non-ASCII headers are written instead with the
-    compat32 encoder (``email.header.Header``: RFC 2047 encoded words of at most 75
-    characters, lines folded at 76), addresses one by one with their display name
-    encoded; reading the message (``msg["Subject"]``) is unchanged.
+
+def encoded_words(text: str, first_room: int, room: int) -> list[str]:
+    """``text`` as base64 encoded words, the first at most ``first_room`` characters
+    long and the others ``room``; a character is never split between two words, and
+    every space is inside a word (whitespace between words is not part of the text).
+    Python's own ``email.header.Header`` loses a space where it splits a long value."""
+    words: list[str] = []
+    chunk = b""
+    for char in text:
+        data = char.encode("utf-8")
+        budget = min(first_room if not words else room, _WORD_MAX) - _WORD_OVERHEAD
+        # base64 of n bytes is 4 * ceil(n / 3) characters
+        if chunk and 4 * -(-(len(chunk) + len(data)) // 3) > budget:
+            words.append(chunk)  # type: ignore[arg-type]
+            chunk = b""
+        chunk += data
+    words.append(chunk)  # type: ignore[arg-type]
+    return [f"=?utf-8?b?{base64.b64encode(w).decode('ascii')}?=" for w in words]  # type: ignore[arg-type]
+
+
+class _WirePolicy(email_policy.EmailPolicy):
+    """``email.policy.default`` (lines folded at 78) that folds every address and subject,
+    whatever its display name, and encodes Chinese fast.
+
+    The default folder cannot fold one long word: an ASCII display name without spaces
+    (or a subject holding one) stayed on a single line, and RFC 5322 allows 998
+    characters at most (a server answers ``500 Line too long`` to the whole message). It
+    is also slow on Chinese: it re-encodes by shrinking each encoded word one character
+    at a time, about half the time of an SMTP delivery. So an address header that has
+    non-ASCII text, or that the default folder leaves with a line over 78 characters, is
+    written here one address a line, each display name that does not fit as RFC 2047
+    encoded words (:func:`encoded_words`, one a line) and its ``<address>`` on a line of
+    its own when the last word leaves no room; a subject likewise. Only an address
+    longer than a line (up to 254 characters) can make a line longer than 78. Reading
+    the message (``msg["To"]``) is unchanged.
     """
 
     def _fold(self, name: str, value: Any, refold_binary: bool = False) -> str:
-        text = str(value)
-        if not hasattr(value, "name") or text.isascii():
+        if not hasattr(value, "name"):
             return super()._fold(name, value, refold_binary)
         addresses = getattr(value, "addresses", None)
+        unstructured = isinstance(value, UnstructuredHeader)
+        if str(value).isascii() and "=?" not in str(value):
+            folded = super()._fold(name, value, refold_binary)
+            if self._fits(folded) or (addresses is None and not unstructured):
+                return folded
+        lead = f"{name}: "
         if addresses is None:
-            encoded = Header(text, "utf-8", header_name=name).encode(linesep=self.linesep)
-            return f"{name}: {encoded}{self.linesep}"
-        parts = []
-        for a in addresses:
-            if a.display_name and not a.display_name.isascii():
-                words = Header(a.display_name, "utf-8").encode(linesep=self.linesep)
-                parts.append(f"{words} <{a.addr_spec}>")
-            else:
-                parts.append(str(a))
-        return f"{name}: {(',' + self.linesep + ' ').join(parts)}{self.linesep}"
+            return f"{lead}{self._words(str(value), lead)}{self.linesep}"
+        parts = [self._address(a, lead if i == 0 else " ") for i, a in enumerate(addresses)]
+        return f"{lead}{(',' + self.linesep + ' ').join(parts)}{self.linesep}"
+
+    @property
+    def _limit(self) -> int:
+        return self.max_line_length or 998
+
+    def _fits(self, folded: str) -> bool:
+        return all(len(line) <= self._limit for line in folded.split(self.linesep))
+
+    def _words(self, text: str, lead: str) -> str:
+        """``text`` encoded and folded, the first line after ``lead``."""
+        words = encoded_words(text, self._limit - len(lead), self._limit - 1)
+        return (self.linesep + " ").join(words)
+
+    def _address(self, a: Address, lead: str) -> str:
+        """One address as it goes on the wire after ``lead`` (the header's name or the
+        continuation space), folded to 78 characters where the address allows it."""
+        plain = str(a)
+        name = a.display_name
+        if not name or (
+            name.isascii() and "=?" not in name and len(lead + plain) + 1 <= self._limit
+        ):
+            return plain
+        encoded = self._words(name, lead)
+        last = (lead + encoded).split(self.linesep)[-1]
+        angle = f"<{a.addr_spec}>"
+        # +2: the space before the address and the comma after it
+        joiner = " " if len(last) + len(angle) + 2 <= self._limit else self.linesep + " "
+        return f"{encoded}{joiner}{angle}"
 
 
-_WIRE_POLICY = _WirePolicy()
+_WIRE_POLICY = _WirePolicy(max_line_length=78)
 
 
 def build_mime(email: OutgoingEmail, from_addr: str, from_name: str) -> EmailMessage:

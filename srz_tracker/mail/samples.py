@@ -242,7 +242,10 @@ def _samples(kind: str) -> list[dict[str, Any]]:
             ),
         ]
     if kind == "delivery_failure":
-        return [_base(kind, _OFFICE, [], failures=_failures())]
+        return [
+            _base(kind, _OFFICE, [], failures=_failures()),
+            _base(kind, _OFFICE, [], failures=[*_failures()[:1], _message_failure()]),
+        ]
     if kind == "weekly_summary":
         open_items = [
             _item(days_left=7),
@@ -300,6 +303,21 @@ def _failures() -> list[dict[str, Any]]:
             "failed_at": dt.datetime(2023, 12, 22, 1, 6, tzinfo=_UTC),
         },
     ]
+
+
+def _message_failure() -> dict[str, Any]:
+    """A message the server refused as a whole (notify.notices.message_rejected)."""
+    recipients = ["leader@nn-nyncj.example.cn", "contact@nn-nyncj.example.cn"]
+    return {
+        "recipient_email": "、".join(recipients),
+        "recipients": recipients,
+        "message_level": True,
+        "error": "邮件被服务器整体拒收：554 5.6.0 Message content rejected（拒收的是这封邮件"
+        "本身，并非收件地址有误；排除原因后用 srz outbox retry 57 --message 重新发送）",
+        "subject": "【双认证·逾期通报】南宁市：1 项事项已逾期",
+        "task_id": 101,
+        "failed_at": dt.datetime(2023, 12, 22, 1, 7, tzinfo=_UTC),
+    }
 
 
 def sample_contexts(kind: str) -> list[dict[str, Any]]:

@@ -12,9 +12,14 @@ Every transport is a context manager covering one delivery pass::
 
 Error contract of ``send``:
 
-- the whole message failed: :class:`DeliveryError` with ``permanent=True`` for a 5xx
-  answer to the message (sender or data refused, an unusable address in the data), and
-  ``permanent=False`` for everything worth retrying: connection refused or dropped,
+- the message itself refused for good: :class:`MessageRejected` (a permanent
+  :class:`DeliveryError` carrying the server's code and answer) for a 5xx answer to
+  MAIL FROM or to the message data (``552`` too big, ``554`` content refused, ``500``
+  line too long...). It says nothing about any recipient: their rows stay for the office
+  to see and send again once the cause is fixed;
+- the whole message failed otherwise: :class:`DeliveryError` with ``permanent=True`` for
+  an unusable address or Message-ID in the data, and ``permanent=False`` for everything
+  worth retrying: connection refused or dropped,
   timeouts, TLS or login problems (a configuration fault that the office must fix; the
   messages themselves are fine), 4xx answers;
 - some recipients refused, the others accepted: :class:`SendResult` with ``refused``
@@ -37,13 +42,13 @@ import smtplib
 import ssl
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TextIO
 
 from srz_tracker.errors import DeliveryError
 from srz_tracker.mail.mime import OutgoingEmail, build_mime, wire_bytes
+from srz_tracker.mail.outcome import MessageRejected, SendResult
 from srz_tracker.text import sanitize_header
 
 if TYPE_CHECKING:
@@ -54,22 +59,6 @@ log = logging.getLogger("srz_tracker.mail.transports")
 # A connection idle for longer than this is probed with NOOP before it is reused, so that
 # a server-side idle timeout reconnects instead of failing the next message.
 _IDLE_PROBE_SECONDS = 30.0
-
-
-@dataclass
-class SendResult:
-    # recipients the server refused, with (code, message); the others were delivered
-    refused: dict[str, tuple[int, str]] = field(default_factory=dict)
-
-    @property
-    def permanent(self) -> dict[str, tuple[int, str]]:
-        """Refused for good (5xx): tell the office, do not retry."""
-        return {a: r for a, r in self.refused.items() if r[0] >= 500}
-
-    @property
-    def temporary(self) -> dict[str, tuple[int, str]]:
-        """Refused for now (4xx) while the others got the message."""
-        return {a: r for a, r in self.refused.items() if r[0] < 500}
 
 
 class Transport:
@@ -272,10 +261,13 @@ class SmtpTransport(Transport):
             if code == 421 or code < 0:
                 self._discard()
             what = "发件人被拒绝" if isinstance(exc, smtplib.SMTPSenderRefused) else "邮件被拒收"
-            raise DeliveryError(
-                f"{self.description} {what}：{code} {_text(exc.smtp_error)}",
-                permanent=500 <= code < 600,
-            ) from None
+            answer = _text(exc.smtp_error)
+            message = f"{self.description} {what}：{code} {answer}"
+            if 500 <= code < 600 and isinstance(
+                exc, smtplib.SMTPDataError | smtplib.SMTPSenderRefused
+            ):
+                raise MessageRejected(message, code, answer) from None
+            raise DeliveryError(message, permanent=500 <= code < 600) from None
         except (smtplib.SMTPException, OSError) as exc:
             self._discard()
             raise DeliveryError(

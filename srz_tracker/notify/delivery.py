@@ -7,9 +7,11 @@
    rows whose task closed meanwhile) and handed to the transport with no transaction open.
 3. One short transaction per message records what the server said: rows sent; a 5xx
    for one recipient fails that row only and queues a ``delivery_failure`` notice to the
-   office; a 4xx for one recipient backs that row off; a whole-message 5xx fails the
-   message's rows; a 4xx or a connection error backs them off and ends the pass, the
-   rest going back to ``pending`` unattempted (the server is unwell).
+   office; a 4xx for one recipient backs that row off; a 5xx to the message itself
+   (after DATA, or to MAIL FROM) fails the message's rows with the server's answer,
+   kept for ``srz outbox retry --message``, and tells the office once for the message
+   (``notify.notices``); a 4xx or a connection error backs them off and ends the pass,
+   the rest going back to ``pending`` unattempted (the server is unwell).
 A crash between 2 and 3 leaves that one message's rows ``sending``; once the claim
 expires they are claimed again and go out with the same Message-ID. Nothing else repeats.
 An exception other than :class:`DeliveryError` from the transport (the daemon's lease
@@ -32,11 +34,12 @@ from sqlalchemy.orm import Session
 
 from srz_tracker.directory.contacts import Recipients
 from srz_tracker.errors import DeliveryError
-from srz_tracker.kinds import ContactRole, NotificationKind, NotificationStatus, TaskStatus
+from srz_tracker.kinds import NotificationKind, NotificationStatus, TaskStatus
 from srz_tracker.mail.context import MessagePlan, group_rows, load_tasks, message_context
+from srz_tracker.mail.outcome import MessageRejected
 from srz_tracker.mail.render import Renderer
 from srz_tracker.mail.transports import OutgoingEmail, SendResult, Transport
-from srz_tracker.notify.rows import failure_key, new_notification
+from srz_tracker.notify import notices
 from srz_tracker.store.db import write_session
 from srz_tracker.store.models import Contact, Notification, Task
 
@@ -252,6 +255,12 @@ class _Pass:
         pass must stop here, ``later`` (the messages not tried yet) backed off."""
         try:
             result = transport.send(email)
+        except MessageRejected as exc:
+            # About this message only: the next one may well be taken.
+            with write_session(self.engine) as session:
+                self._rejected(session, _rows(session, ids), exc, email.subject)
+            log.warning("%s refused as a whole: %s", email.message_id, exc)
+            return True
         except DeliveryError as exc:
             with write_session(self.engine) as session:
                 if exc.permanent:
@@ -329,6 +338,24 @@ class _Pass:
             self.counts.retrying += 1
         return exhausted
 
+    def _rejected(
+        self, session: Session, rows: list[Notification], exc: MessageRejected, subject: str
+    ) -> None:
+        """The server refused the message itself: no recipient is at fault, so no row is
+        failed as one recipient's; all of them wait, ``failed`` with the server's answer,
+        for the office (told once) to fix the cause and send them again."""
+        if not rows:
+            return
+        error = notices.rejection_error(exc.code, exc.answer, min(r.id for r in rows))
+        for row in rows:
+            row.status, row.last_error, row.claimed_until = (
+                NotificationStatus.FAILED,
+                error[:2000],
+                None,
+            )
+            self.counts.failed += 1
+        notices.message_rejected(session, rows, error, subject, self.now)
+
     def _fail(self, session: Session, rows: list[Notification], error: str, subject: str) -> None:
         office: list[Contact] | None = None
         for row in rows:
@@ -338,54 +365,7 @@ class _Pass:
                 None,
             )
             self.counts.failed += 1
-            if (
-                row.kind != NotificationKind.DELIVERY_FAILURE
-            ):  # a failed notice is not noticed again
+            if row.kind != NotificationKind.DELIVERY_FAILURE:  # a notice is not noticed again
                 if office is None:
                     office = Recipients.load(session).office()
-                self._notify_office(session, office, row, error, subject)
-
-    def _notify_office(
-        self,
-        session: Session,
-        office: list[Contact],
-        row: Notification,
-        error: str,
-        subject: str,
-    ) -> None:
-        """Queue a ``delivery_failure`` notice about ``row`` to each office address."""
-        if not office:
-            log.error(
-                "delivery to %s failed permanently and no office contact exists to tell",
-                row.recipient_email,
-            )
-            return
-        for contact in office:
-            if contact.email.lower() == row.recipient_email:
-                log.error(
-                    "delivery to the office address %s itself failed: %s", contact.email, error
-                )
-                continue
-            key = failure_key(row.id, contact.email)
-            if session.scalar(select(Notification.id).where(Notification.dedupe_key == key)):
-                continue
-            failure = {
-                "recipient_email": row.recipient_email,
-                "error": error,
-                "subject": subject,
-                "task_id": row.task_id,
-            }
-            session.add(
-                new_notification(
-                    dedupe_key=key,
-                    kind=NotificationKind.DELIVERY_FAILURE,
-                    step="F",
-                    city_id=row.city_id,
-                    recipient_email=contact.email,
-                    recipient_name=contact.name,
-                    role=ContactRole.OFFICE,
-                    payload={"failure": failure},
-                    scheduled_at=self.now,
-                    now=self.now,
-                )
-            )
+                notices.recipient_failed(session, office, row, error, subject, self.now)

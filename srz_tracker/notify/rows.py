@@ -12,6 +12,7 @@ gives the values; :func:`new_notification` wraps them in an ORM object for the o
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any
 
 from srz_tracker.kinds import NotificationStatus
@@ -20,19 +21,38 @@ from srz_tracker.store.models import Notification
 # -- dedupe keys: the unique index makes a second pass at the same now add nothing -----
 
 
+# The width of notifications.dedupe_key. An address may be 254 characters long, so a key
+# that would not fit ends in a digest of itself instead: still unique, still the same
+# for the same row, and every key that fits keeps its readable form.
+_KEY_WIDTH = 255
+
+
+def _fitting(key: str) -> str:
+    if len(key) <= _KEY_WIDTH:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return f"{key[: _KEY_WIDTH - len(digest) - 1]}#{digest}"
+
+
 def task_step_key(task_id: int, due_on: dt.date, step: str, email: str) -> str:
     """A task's step for one recipient at the task's current due date (an extension
     gives new keys, so the steps of the new date are planned again)."""
-    return f"t{task_id}:{due_on.isoformat()}:{step}:{email}"
+    return _fitting(f"t{task_id}:{due_on.isoformat()}:{step}:{email}")
 
 
 def weekly_key(city_id: int | None, week: str, email: str) -> str:
-    return f"weekly:{city_id}:{week}:{email.lower()}"
+    return _fitting(f"weekly:{city_id}:{week}:{email.lower()}")
 
 
 def failure_key(failed_row_id: int, email: str) -> str:
     """One notice per failed row and office address, however often delivery retries."""
-    return f"fail:{failed_row_id}:{email.lower()}"
+    return _fitting(f"fail:{failed_row_id}:{email.lower()}")
+
+
+def message_failure_key(first_row_id: int, email: str) -> str:
+    """One notice per message refused as a whole (known by its first row) and office
+    address."""
+    return _fitting(f"failmsg:{first_row_id}:{email.lower()}")
 
 
 # -- new rows ---------------------------------------------------------------------------

@@ -26,6 +26,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from srz_tracker import limits
+from srz_tracker.limits import TextLimit
+
 RULE = "plan_rule"  # the error type of every message written here, shown as it is
 
 _MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
@@ -58,6 +61,34 @@ def _not_null(value: Any) -> Any:
 Omittable = Annotated[T | None, BeforeValidator(_not_null)]
 
 Text = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+def _within(limit: TextLimit) -> AfterValidator:
+    """The length and control-character check every text a user writes goes through
+    (``srz_tracker.limits``), worded with the key it is about."""
+
+    def check(value: T, info: ValidationInfo) -> T:
+        message = limits.problem(str(value), limit)
+        if message is not None:
+            raise rule(f"{info.field_name}（{limit.label}）{message}")
+        return value
+
+    return AfterValidator(check)
+
+
+# The plan's texts that are stored or shown, each with its limit (README.md, "Limits").
+PlanTitle = Annotated[Text, _within(limits.PLAN_TITLE)]
+ShortTitle = Annotated[Text, _within(limits.SHORT_TITLE)]
+RegionName = Annotated[Text, _within(limits.REGION)]
+OfficeName = Annotated[Text, _within(limits.OFFICE)]
+ContactLine = Annotated[Text, _within(limits.CONTACT_LINE)]
+ObligationTitle = Annotated[Text, _within(limits.OBLIGATION_TITLE)]
+Clause = Annotated[Text, _within(limits.CLAUSE)]
+Quote = Annotated[Text, _within(limits.QUOTE)]
+ActorText = Annotated[Text, _within(limits.OBLIGATION_ACTOR)]
+EvidenceText = Annotated[Text, _within(limits.OBLIGATION_EVIDENCE)]
+Assumption = Annotated[Text, _within(limits.ASSUMPTION)]
+CityName = Annotated[Text, _within(limits.CITY)]
 
 Year = Annotated[int, Strict(), Field(ge=2000, le=2100)]
 Hour = Annotated[int, Strict(), Field(ge=0, le=23)]
@@ -135,4 +166,9 @@ def _as_text(value: Any) -> Any:
     return value if value is None else str(value)
 
 
-Code = Annotated[Text | None, BeforeValidator(_as_text)]  # a city code may be read as a number
+# A city code may be read as a number.
+Code = Annotated[Annotated[Text, _within(limits.CITY_CODE)] | None, BeforeValidator(_as_text)]
+
+# An expense category's code is stored with every expense; its name is shown in reports.
+CategoryCode = Annotated[str | int, _within(limits.CATEGORY_CODE)]
+CategoryName = Annotated[Any, _within(limits.CATEGORY_NAME)]

@@ -31,23 +31,37 @@ from pydantic import (
 
 from srz_tracker.errors import PlanError, Problem
 from srz_tracker.plan.fields import (
+    ActorText,
     Amount,
+    Assumption,
+    CategoryCode,
+    CategoryName,
+    CityName,
+    Clause,
     Code,
     Condition,
+    ContactLine,
     Count,
     Days,
     DaysAfter,
+    EvidenceText,
     Headcount,
     Hour,
     Id,
     Model,
     MonthDay,
     NonEmpty,
+    ObligationTitle,
+    OfficeName,
     Omittable,
+    PlanTitle,
+    Quote,
     RecurrenceType,
+    RegionName,
     Role,
     Scope,
     Share,
+    ShortTitle,
     Text,
     Year,
     rule,
@@ -191,20 +205,20 @@ class ObligationSpec(Model):
     declared above it (scope before condition and cities, count before checkpoint)."""
 
     key: Annotated[Id, AfterValidator(_first_definition)] = Field(alias="id")
-    title: Text
-    clause: Text
-    quote: Text
+    title: ObligationTitle
+    clause: Clause
+    quote: Quote
     scope: Scope
     condition: Condition | None = None
-    actor: Text | None = None
+    actor: ActorText | None = None
     recurrence: Recurrence
     required_count: Count = Field(1, alias="count")
     checkpoint_rule: Omittable[Checkpoint] = Field(None, alias="checkpoint")
-    evidence: Text | None = None
-    assumption: Text | None = None
+    evidence: EvidenceText | None = None
+    assumption: Assumption | None = None
     notifications: Policy | None = None
     cities: Annotated[
-        Omittable[tuple[Annotated[Text, AfterValidator(_known_city)], ...]], NonEmpty
+        Omittable[tuple[Annotated[CityName, AfterValidator(_known_city)], ...]], NonEmpty
     ] = None
 
     @field_validator("condition")
@@ -243,7 +257,7 @@ class ObligationSpec(Model):
 
 
 class CityRow(Model):
-    name: Annotated[Text, AfterValidator(_table_city)]
+    name: Annotated[CityName, AfterValidator(_table_city)]
     allocation_wan: Amount
     institutions: Headcount
     code: Code = None
@@ -265,13 +279,13 @@ class Targets(Model):
 
 class PlanHead(Model):
     id: Id
-    title: Text
-    short_title: Omittable[Text] = None
+    title: PlanTitle
+    short_title: Omittable[ShortTitle] = None
     year: Year
     timezone: Omittable[str] = "Asia/Shanghai"
-    region: Omittable[Text] = None
-    office: Omittable[Text] = None
-    contact_line: Omittable[Text] = None
+    region: Omittable[RegionName] = None
+    office: Omittable[OfficeName] = None
+    contact_line: Omittable[ContactLine] = None
 
     @field_validator("timezone")
     @classmethod
@@ -290,7 +304,7 @@ class PlanFile(Model):
     notifications: Policy | None = None
     targets: Omittable[Targets] = None
     performance_table: PerformanceTable
-    expense_categories: dict[str | int, Any] = Field(default_factory=dict)
+    expense_categories: dict[CategoryCode, CategoryName] = Field(default_factory=dict)
     obligations: Annotated[tuple[ObligationSpec, ...], NonEmpty]
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from srz_tracker import limits
 from srz_tracker.errors import UsageError
 from srz_tracker.store import audit
 from srz_tracker.store.models import City, Expense, Incident, Indicator, Plan
@@ -102,6 +103,8 @@ def add_expense(
     today: dt.date,
     actor: str,
 ) -> Expense:
+    limits.require(note, limits.NOTE, "--note")
+    limits.require(actor, limits.ACTOR, "--by")
     amount = parse_amount(amount_text)
     category = resolve_category(session, category_text)
     city = resolve_city(session, city_name)
@@ -164,6 +167,7 @@ def set_indicator(
     actor: str,
 ) -> tuple[Indicator, Decimal | None]:
     """Record (or replace) an indicator; returns it and the previous value, if any."""
+    limits.require(actor, limits.ACTOR, "--by")
     if name not in INDICATOR_NAMES:
         raise UsageError(f"未知的指标 {name!r}（可用：{'、'.join(INDICATOR_NAMES)}）")
     if not 2000 <= year <= 2100:
@@ -204,6 +208,8 @@ def add_incident(
     text = (note or "").strip()
     if not text:
         raise UsageError("请用 --note 说明事件情况")
+    limits.require(text, limits.NOTE, "--note")
+    limits.require(actor, limits.ACTOR, "--by")
     city = resolve_city(session, city_name)
     _not_future(on, today, "事件日期")
     incident = Incident(city_id=city.id, occurred_on=on, note=text, recorded_at=now)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from srz_tracker import limits
 from srz_tracker.errors import NotFound, UsageError
 from srz_tracker.kinds import NotificationStatus, TaskStatus
 from srz_tracker.labels import status_label
@@ -93,6 +94,10 @@ def mark_done(
     evidence: str | None = None,
     no_evidence_reason: str | None = None,
 ) -> DoneResult:
+    limits.require(by, limits.ACTOR, "--by")
+    limits.require(note, limits.NOTE, "--note")
+    limits.require(evidence, limits.EVIDENCE, "--evidence")
+    limits.require(no_evidence_reason, limits.NO_EVIDENCE_REASON, "--no-evidence-reason")
     if task.status == TaskStatus.DONE:
         return DoneResult(task, already_done=True, recorded=False)
     if task.status in (TaskStatus.WAIVED, TaskStatus.NOT_APPLICABLE):
@@ -149,6 +154,7 @@ def mark_done(
 
 
 def reopen(session: Session, task: Task, now: dt.datetime, by: str) -> bool:
+    limits.require(by, limits.ACTOR, "--by")
     if task.status == TaskStatus.OPEN:
         return False
     previous = task.status
@@ -169,6 +175,8 @@ def reopen(session: Session, task: Task, now: dt.datetime, by: str) -> bool:
 def waive(session: Session, task: Task, now: dt.datetime, by: str, reason: str) -> None:
     if not reason.strip():
         raise UsageError("豁免任务必须用 --reason 说明理由")
+    limits.require(reason, limits.REASON, "--reason")
+    limits.require(by, limits.ACTOR, "--by")
     if task.status == TaskStatus.DONE:
         raise UsageError(f"任务 {task.id} 已完成，不能豁免")
     task.status, task.note, task.updated_at = TaskStatus.WAIVED, reason, now
@@ -182,6 +190,8 @@ def extend(
 ) -> None:
     if not reason.strip():
         raise UsageError("延期必须用 --reason 说明理由")
+    limits.require(reason, limits.REASON, "--reason")
+    limits.require(by, limits.ACTOR, "--by")
     if task.status != TaskStatus.OPEN:
         raise UsageError(
             f"任务 {task.id} 的状态为“{status_label(task.status)}”，只能对未完成的任务延期"
