@@ -35,6 +35,11 @@ def failure_key(failed_row_id: int, email: str) -> str:
     return f"fail:{failed_row_id}:{email.lower()}"
 
 
+def fresh_link_key(purpose: str, target: int | None, email: str, day: dt.date) -> str:
+    """At most one fresh link a day per expired link's purpose, target and address."""
+    return f"link:{purpose}:{target or 0}:{email.lower()}:{day.isoformat()}"
+
+
 # -- new rows ---------------------------------------------------------------------------
 
 
