@@ -37,6 +37,17 @@ def state_of(task: Task, today: dt.date) -> tuple[str, str]:
     return status_label(task.status), "soon" if days <= 7 else "plain"
 
 
+def period_label(period: str) -> str:
+    """``2023`` → 2023年度, ``2023-H1`` → 2023年上半年, ``once`` → 一次性."""
+    if period == "once":
+        return "一次性"
+    if period.isdigit():
+        return f"{period}年度"
+    if period.endswith(("-H1", "-H2")):
+        return f"{period[:4]}年{'上' if period.endswith('H1') else '下'}半年"
+    return period
+
+
 def task_summary(task: Task, today: dt.date) -> dict[str, Any]:
     """One line of a list: the task, its subject, due date and state."""
     ob = task.obligation
@@ -46,6 +57,7 @@ def task_summary(task: Task, today: dt.date) -> dict[str, Any]:
         "title": ob.title,
         "subject": subject_label(task),
         "period": task.period,
+        "period_label": period_label(task.period),
         "due_on": task.due_on,
         "days_left": (task.due_on - today).days,
         "status": task.status,
@@ -126,3 +138,11 @@ def task_page(session: Session, task: Task, audience: Audience, today: dt.date) 
         "default_name": audience.name or "",
         "can_act": task.status == TaskStatus.OPEN,
     }
+
+
+def load_task(session: Session, task_id: int | None) -> Task | None:
+    return session.get(Task, task_id) if task_id is not None else None
+
+
+def plan_timezone_of(task: Task) -> str:
+    return task.obligation.plan.timezone

@@ -63,10 +63,21 @@ def settle_requests(
     return result.rowcount or 0
 
 
-def pending_requests(session: Session, task_ids: Iterable[int]) -> dict[int, ExtensionRequest]:
-    """The latest pending request of each of these tasks that has one."""
-    ids = list(task_ids)
+def pending_requests(
+    session: Session, task_ids: Iterable[int] | None = None
+) -> dict[int, ExtensionRequest]:
+    """The latest pending request of each of these tasks (None: of every task) that has
+    one. Pending requests are few whatever the history: the office settles them."""
     out: dict[int, ExtensionRequest] = {}
+    if task_ids is None:
+        for row in session.scalars(
+            select(ExtensionRequest)
+            .where(ExtensionRequest.status == RequestStatus.PENDING)
+            .order_by(ExtensionRequest.id)
+        ):
+            out[row.task_id] = row
+        return out
+    ids = list(task_ids)
     for start in range(0, len(ids), 500):
         rows = session.scalars(
             select(ExtensionRequest)
