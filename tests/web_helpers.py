@@ -151,8 +151,10 @@ def task_link(message: EmailMessage, task_id: int) -> str:
 class ServerProcess:
     """``srz --db URL serve --port P [--now T]`` as a real process (uvicorn)."""
 
-    def __init__(self, db_url: str, env: dict[str, str], cwd: Path, *args: str) -> None:
-        self.port = free_port()
+    def __init__(
+        self, db_url: str, env: dict[str, str], cwd: Path, *args: str, port: int | None = None
+    ) -> None:
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         index = len(list(cwd.glob("serve-*.log")))
         self.log_path = cwd / f"serve-{index}.log"

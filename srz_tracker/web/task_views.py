@@ -217,7 +217,7 @@ async def _again(
     web: Web, link: Link, token: str, now: dt.datetime, error: str, status: int, values: dict
 ) -> Response:
     """The page again, with what went wrong on top and what was typed kept."""
-    message = f"{error}（本次提交未作任何登记，请修改后重新提交；已选择的文件需要重新选择。）"
+    message = f"{error}（本次未作任何登记；如需上传文件，请重新选择。）"
     return await run_in_threadpool(
         lambda: render_task(web, link, token, now, status=status, error=message, values=values)
     )
