@@ -99,11 +99,11 @@ def test_links_need_a_secret_and_emails_need_a_base_url(tmp_path: Path) -> None:
         link_signer(no_secret)
     config = tmp_path / "srz.toml"
     config.write_text('[web]\nbase_url = "ftp://nope"\n')
-    with pytest.raises(ConfigError, match="web.base_url"):
+    with pytest.raises(ConfigError, match=r"web\.base_url"):
         load_settings(config_path=config, environ={})
     config.write_text("[web]\nmax_upload_mb = 0\n")
-    with pytest.raises(ConfigError, match="web.max_upload_mb"):
+    with pytest.raises(ConfigError, match=r"web\.max_upload_mb"):
         load_settings(config_path=config, environ={})
     config.write_text("[web]\nsurprise = 1\n")
-    with pytest.raises(ConfigError, match="web.surprise"):
+    with pytest.raises(ConfigError, match=r"web\.surprise"):
         load_settings(config_path=config, environ={})
