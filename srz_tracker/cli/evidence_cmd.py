@@ -7,7 +7,7 @@ import click
 from srz_tracker.cli.common import CliState, pass_state
 
 
-@click.group("evidence")
+@click.group("evidence", epilog="示例：srz show 26    srz evidence get 3 -o 工作总结.pdf")
 def evidence_group() -> None:
     """网页上传的佐证材料（srz show 任务 列出每个文件的编号与 sha256）。"""
 

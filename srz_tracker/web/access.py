@@ -74,7 +74,7 @@ class Web:
                 403,
                 "链接已过期",
                 f"此链接已于{cn_date(local_date(exc.link.expires_at))}过期，不能再使用。"
-                "可以把新链接发送到原收件邮箱，收到后重新打开即可。",
+                "可点击下方按钮，把新链接发送到原收件邮箱，收到后用新链接打开即可。",
                 renew_token=token,
                 renew_csrf=self.signer.csrf(token),
                 renew_email=mask_email(exc.link.email),
