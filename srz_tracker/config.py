@@ -40,6 +40,42 @@ class SmtpSettings:
         return {"ssl": 465, "starttls": 587}.get(self.security, 25)
 
 
+DEFAULT_LINK_DAYS = 60
+DEFAULT_UPLOAD_MB = 20
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """``[web]``: the pages that email links open (``srz serve``). The secret signs the
+    links; it is read when a link is made or checked, never shown."""
+
+    base_url: str | None = None  # public address in emails; None: emails carry no links
+    secret: str | None = field(default=None, repr=False)
+    secret_file: Path | None = None
+    link_days: int = DEFAULT_LINK_DAYS
+    max_upload_mb: int = DEFAULT_UPLOAD_MB
+    max_files: int = 10
+
+    def load_secret(self) -> bytes:
+        """The signing key; ConfigError when there is none (never prints it)."""
+        if self.secret:
+            return self.secret.encode()
+        if self.secret_file:
+            try:
+                value = self.secret_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(
+                    f"无法读取 web.secret_file {self.secret_file}：{exc.strerror}"
+                ) from None
+            if len(value) >= 16:
+                return value.encode()
+            raise ConfigError(f"web.secret_file {self.secret_file} 中的密钥太短（至少 16 个字符）")
+        raise ConfigError(
+            "没有配置网页链接的签名密钥：请设置环境变量 SRZ_WEB_SECRET，"
+            "或在配置文件 [web] 中设置 secret_file（至少 16 个字符的随机串）"
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -55,6 +91,9 @@ class Settings:
     workdays: frozenset[dt.date] = frozenset()
     templates_dir: Path = field(default_factory=lambda: bundled_dir(EMAIL_TEMPLATES))
     config_path: Path | None = None
+    # Where uploaded evidence lives (``<data_dir>/evidence``); shared by every web worker.
+    data_dir: Path = field(default_factory=lambda: default_data_dir())
+    web: WebSettings = field(default_factory=WebSettings)
 
     @property
     def effective_transport(self) -> str:
@@ -79,6 +118,9 @@ class Settings:
             "weekly_summary": self.weekly_summary,
             "holiday_overrides": len(self.holidays),
             "workday_overrides": len(self.workdays),
+            "data_dir": str(self.data_dir),
+            "web_base_url": self.web.base_url,
+            "web_secret_set": bool(self.web.secret or self.web.secret_file),
         }
 
 
@@ -196,9 +238,12 @@ _KNOWN_TOP = {
     "templates_dir",
     "smtp",
     "calendar",
+    "data_dir",
+    "web",
 }
 _KNOWN_SMTP = {"host", "port", "user", "password", "security", "timeout_seconds"}
 _KNOWN_CAL = {"holidays", "workdays"}
+_KNOWN_WEB = {"base_url", "secret", "secret_file", "link_days", "max_upload_mb", "max_files"}
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -212,7 +257,7 @@ def _read_file(path: Path) -> dict[str, Any]:
     for key in data:
         if key not in _KNOWN_TOP:
             raise ConfigError(f"配置文件 {path}：未知的设置项 {key!r}")
-    for section, known in (("smtp", _KNOWN_SMTP), ("calendar", _KNOWN_CAL)):
+    for section, known in (("smtp", _KNOWN_SMTP), ("calendar", _KNOWN_CAL), ("web", _KNOWN_WEB)):
         sub = data.get(section, {})
         if not isinstance(sub, dict):
             raise ConfigError(f"配置文件 {path}：[{section}] 应为表（table）")
@@ -273,8 +318,8 @@ def load_settings(
     interval_raw, interval_label = read.get("interval_seconds", default=900)
     interval_seconds = _parse_int(interval_raw, interval_label, 1, None, "正整数（秒）")
     weekly_raw, weekly_label = read.get("weekly_summary", "SRZ_WEEKLY_SUMMARY", default=True)
-    data_dir = default_data_dir()
-    maildir = Path(pick("SRZ_MAILDIR", data.get("maildir")) or data_dir / "maildir")
+    data_dir = Path(pick("SRZ_DATA_DIR", data.get("data_dir")) or default_data_dir())
+    maildir = Path(pick("SRZ_MAILDIR", data.get("maildir")) or default_data_dir() / "maildir")
     settings = Settings(
         database_url=db_url
         or env.get("SRZ_DATABASE_URL")
@@ -294,8 +339,30 @@ def load_settings(
         workdays=_parse_date_list(cal.get("workdays"), f"{where}: calendar.workdays"),
         templates_dir=Path(data.get("templates_dir") or bundled_dir(EMAIL_TEMPLATES)),
         config_path=path,
+        data_dir=data_dir,
+        web=_web_settings(data.get("web", {}), read, env),
     )
     return settings
+
+
+def _web_settings(web: dict[str, Any], read: _Reader, env: Any) -> WebSettings:
+    base_url = (env.get("SRZ_WEB_BASE_URL") or web.get("base_url") or "").strip().rstrip("/")
+    if base_url and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", base_url):
+        raise ConfigError(
+            f"配置项 web.base_url 应为网址，如 https://srz.example.cn，而不是 {base_url!r}"
+        )
+    secret_file = env.get("SRZ_WEB_SECRET_FILE") or web.get("secret_file")
+    days_raw, days_label = read.get("web.link_days", "SRZ_WEB_LINK_DAYS", DEFAULT_LINK_DAYS)
+    mb_raw, mb_label = read.get("web.max_upload_mb", "SRZ_WEB_MAX_UPLOAD_MB", DEFAULT_UPLOAD_MB)
+    files_raw, files_label = read.get("web.max_files", default=10)
+    return WebSettings(
+        base_url=base_url or None,
+        secret=env.get("SRZ_WEB_SECRET") or web.get("secret") or None,
+        secret_file=Path(secret_file) if secret_file else None,
+        link_days=_parse_int(days_raw, days_label, 1, 3650, " 1 到 3650 之间的天数"),
+        max_upload_mb=_parse_int(mb_raw, mb_label, 1, 1024, " 1 到 1024 之间的整数（MB）"),
+        max_files=_parse_int(files_raw, files_label, 1, 100, " 1 到 100 之间的整数"),
+    )
 
 
 def with_overrides(settings: Settings, **changes: Any) -> Settings:

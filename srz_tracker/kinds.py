@@ -44,6 +44,8 @@ class NotificationKind(enum.StrEnum):
     ESCALATION_OFFICE = "escalation_office"
     DELIVERY_FAILURE = "delivery_failure"
     WEEKLY_SUMMARY = "weekly_summary"
+    # A fresh link asked for from the page of an expired one (to the same address only).
+    FRESH_LINK = "fresh_link"
 
 
 # The kinds a task's reminder and escalation steps produce (timing.steps); the two
@@ -90,3 +92,30 @@ class Scope(enum.StrEnum):
     REGION = "region"
     CITY = "city"
     INSTITUTION = "institution"
+
+
+class LinkPurpose(enum.StrEnum):
+    """What a signed link opens (srz_tracker.links)."""
+
+    TASK = "task"  # one task's page, for one recipient
+    MINE = "mine"  # everything a recipient is responsible for or copied on
+    CITY = "city"  # a city's page (weekly summary)
+
+
+class SubmissionAction(enum.StrEnum):
+    """What a recipient did on a task's page."""
+
+    DONE = "done"  # 办结 (or one session of a counted task)
+    EXTENSION = "extension"  # 申请延期
+
+
+class RequestStatus(enum.StrEnum):
+    """An extension request, until the office decides."""
+
+    PENDING = "pending"
+    APPLIED = "applied"  # the office extended the task (srz extend)
+    CLOSED = "closed"  # the task closed before anybody decided
+
+
+# Where a change came from, as the audit log says it (the CLI writes none).
+SOURCE_WEB = "网页"

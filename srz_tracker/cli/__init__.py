@@ -43,6 +43,8 @@ COMMANDS: dict[str, str] = {
     "outbox": "srz_tracker.cli.remind_cmd:outbox_group",
     "run": "srz_tracker.cli.run_cmd:run_command",
     "status": "srz_tracker.cli.status_cmd:status_command",
+    "serve": "srz_tracker.cli.serve_cmd:serve_command",
+    "evidence": "srz_tracker.cli.evidence_cmd:evidence_group",
 }
 
 # Commands that read or change a few rows and exit (never the daemon, a pass or a bulk
@@ -76,6 +78,8 @@ HELP_SUMMARIES: dict[str, str] = {
     "outbox": "查看发件箱、重试失败的通知",
     "run": "启动后台守护进程，按间隔自动发送提醒",
     "status": "查看守护进程、发件箱与配置状态（供监控检查）",
+    "serve": "启动网页服务：邮件链接打开的事项页面（登记办结、上传材料、申请延期）",
+    "evidence": "导出网页上传的佐证材料文件",
 }
 
 

@@ -31,6 +31,9 @@ _CONFIG = {
     "weekly_summary": "发送工作周报",
     "holiday_overrides": "节假日覆盖（天）",
     "workday_overrides": "调休上班覆盖（天）",
+    "data_dir": "数据目录（上传材料）",
+    "web_base_url": "网页地址（邮件链接）",
+    "web_secret_set": "已配置链接签名密钥",
 }
 _COUNTS = {
     "tasks": "到期任务",

@@ -89,7 +89,14 @@ def tasks_command(
         return
     from srz_tracker.cli.output import print_table
 
-    print_table(TASK_COLUMNS, rows)
+    columns = TASK_COLUMNS
+    if any(r["extension_request"] for r in rows):
+        # Shown only when some task has one, so that the usual listing stays as it was.
+        for r in rows:
+            request = r["extension_request"]
+            r["request_text"] = f"申请延至 {request['to']}" if request else ""
+        columns = [*TASK_COLUMNS, ("request_text", "延期申请")]
+    print_table(columns, rows)
     click.echo(f"共 {len(rows)} 项")
 
 
@@ -106,8 +113,10 @@ def show_command(state: CliState, task: str, now_text: str | None, fmt: str) -> 
     from srz_tracker.clock import local_date, parse_now
     from srz_tracker.labels import status_label
     from srz_tracker.store import db
+    from srz_tracker.tasks.evidence import file_rows, size_text
     from srz_tracker.tasks.ops import resolve_task
     from srz_tracker.tasks.query import audit_log, plan_timezone, task_row
+    from srz_tracker.tasks.requests import requests_for_task
     from srz_tracker.text import quoted
 
     now = parse_now(now_text)
@@ -153,6 +162,17 @@ def show_command(state: CliState, task: str, now_text: str | None, fmt: str) -> 
                     for e in t.extensions
                 ],
                 "log": audit_log(session, t.id),
+                "files": file_rows(session, t.id),
+                "extension_requests": [
+                    {
+                        "to": r.to_due_on.isoformat(),
+                        "reason": r.reason,
+                        "by": r.requested_by,
+                        "name": r.requester_name,
+                        "status": r.status,
+                    }
+                    for r in requests_for_task(session, t.id)
+                ],
             }
         )
     if fmt == "json":
@@ -185,6 +205,20 @@ def show_command(state: CliState, task: str, now_text: str | None, fmt: str) -> 
         lines.append(f"  延期：{e['from']} → {e['to']}（{e['reason']}）")
     if row["no_evidence_reason"]:
         lines.append(f"  无佐证原因：{row['no_evidence_reason']}")
+    for r in row["extension_requests"]:
+        state_text = {"pending": "待处理", "applied": "已延期", "closed": "已结束"}
+        lines.append(
+            f"  延期申请：至 {r['to']}（{r['reason']}）{r['name'] or ''} {r['by']}"
+            f" [{state_text.get(r['status'], r['status'])}]"
+        )
+    for f in row["files"]:
+        lines.append(
+            f"  材料 {f['id']}：{f['filename']}（{f['content_type']}，{size_text(f['size'])}）"
+            f" sha256 {f['sha256']} 上传者 {f['uploader_name'] or ''} {f['uploaded_by']}"
+            f"（{f['source']}）"
+        )
+    if row["files"]:
+        lines.append("  导出材料：srz evidence get 编号 -o 文件名")
     click.echo("\n".join(lines))
 
 

@@ -74,3 +74,15 @@ class Recipients:
                 seen.add(c.email.lower())
                 out.append(Recipient(c.email.lower(), c.name, c.role, field))
         return out
+
+
+def contacts_with_email(session: Session, email: str) -> list[Contact]:
+    """The active directory entries of one address (a person may be contact of a city and
+    of an institution, or a leader and a contact)."""
+    return list(
+        session.scalars(
+            select(Contact)
+            .where(Contact.email == email.lower(), Contact.active.is_(True))
+            .order_by(Contact.id)
+        )
+    )

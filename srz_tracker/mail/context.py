@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session, joinedload
 from srz_tracker.clock import local_date
 from srz_tracker.kinds import ContactRole, NotificationKind, TaskStatus
 from srz_tracker.labels import step_label
+from srz_tracker.links import LinkSigner
+from srz_tracker.mail.links_context import email_links, fresh_link_context
 from srz_tracker.store.models import City, Notification, Obligation, Plan, Task
 from srz_tracker.tasks.query import latest_plan, task_key
 from srz_tracker.text import week_display, week_label
@@ -74,8 +76,8 @@ def _unique(pairs: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]
 def group_key(row: Notification) -> tuple[Any, ...]:
     if row.kind == NotificationKind.ESCALATION_LEADER:
         return ("leaders", row.city_id, row.scheduled_at.date())
-    if row.kind == NotificationKind.WEEKLY_SUMMARY:
-        return ("weekly", row.id)
+    if row.kind in (NotificationKind.WEEKLY_SUMMARY, NotificationKind.FRESH_LINK):
+        return (str(row.kind), row.id)
     return ("recipient", row.recipient_email)
 
 
@@ -163,7 +165,11 @@ def load_tasks(session: Session, task_ids: set[int]) -> dict[int, Task]:
 
 
 def build_context(
-    plan: MessagePlan, tasks: dict[int, Task], plan_doc: dict[str, Any], now: dt.datetime
+    plan: MessagePlan,
+    tasks: dict[int, Task],
+    plan_doc: dict[str, Any],
+    now: dt.datetime,
+    links: LinkSigner | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """The template kind and its context for one message."""
     head = plan_doc.get("plan", {})
@@ -205,6 +211,9 @@ def build_context(
         "cc_names": [name or address for address, name in plan.cc],
         "generated_at": now,
     }
+    if links is not None:
+        ids = [i["task_id"] for i in ordered] + [f.get("task_id") for f in failures]
+        context["links"] = email_links(links, first_to[0], now, ids)
     return kind, context
 
 
@@ -216,21 +225,30 @@ def plan_document(session: Session, tasks: dict[int, Task]) -> dict[str, Any]:
 
 
 def message_context(
-    session: Session, plan: MessagePlan, tasks: dict[int, Task], now: dt.datetime
+    session: Session,
+    plan: MessagePlan,
+    tasks: dict[int, Task],
+    now: dt.datetime,
+    links: LinkSigner | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """Template kind and context for a message, whatever its kind."""
+    """Template kind and context for a message, whatever its kind; ``links``: the signer
+    of the web pages' links, None when emails carry none."""
     first = plan.rows[0]
     if first.kind == NotificationKind.WEEKLY_SUMMARY:
-        return NotificationKind.WEEKLY_SUMMARY, weekly_context(session, first, now)
+        return NotificationKind.WEEKLY_SUMMARY, weekly_context(session, first, now, links)
+    if first.kind == NotificationKind.FRESH_LINK:
+        return NotificationKind.FRESH_LINK, fresh_link_context(session, first, now, links)
     mine = {r.task_id: tasks[r.task_id] for r in plan.rows if r.task_id in tasks}
-    return build_context(plan, tasks, plan_document(session, mine), now)
+    return build_context(plan, tasks, plan_document(session, mine), now, links)
 
 
 DUE_SOON_DAYS = 14
 NEXT_DEADLINES = 5
 
 
-def weekly_context(session: Session, row: Notification, now: dt.datetime) -> dict[str, Any]:
+def weekly_context(
+    session: Session, row: Notification, now: dt.datetime, links: LinkSigner | None = None
+) -> dict[str, Any]:
     """What the weekly_summary templates see, computed at send time."""
     plan = latest_plan(session)
     doc = plan.document if plan else {}
@@ -275,7 +293,7 @@ def weekly_context(session: Session, row: Notification, now: dt.datetime) -> dic
     overdue = [i for i in open_items if i["days_left"] < 0]
     due_soon = [i for i in open_items if 0 <= i["days_left"] <= DUE_SOON_DAYS]
     upcoming = [i for i in open_items if i["days_left"] >= 0]
-    return {
+    context = {
         "kind": NotificationKind.WEEKLY_SUMMARY,
         "plan": {
             "title": head.get("title", ""),
@@ -299,3 +317,7 @@ def weekly_context(session: Session, row: Notification, now: dt.datetime) -> dic
         "next_deadlines": upcoming[:NEXT_DEADLINES],
         "generated_at": now,
     }
+    if links is not None:
+        ids = [i["task_id"] for i in open_items]
+        context["links"] = email_links(links, row.recipient_email, now, ids, row.city_id)
+    return context

@@ -44,6 +44,14 @@ Template context for every kind except ``weekly_summary`` (built by the outbox):
 ``delivery_failure`` has ``items == []``. ``digest`` lists its items grouped: overdue
 first (most overdue first), then due today, then upcoming (soonest first).
 
+``fresh_link`` context: ``plan`` and ``recipient`` as above plus ``"what": str`` (what the
+link opens), ``"url": str | None`` (None when no web address is configured),
+``"expires_on": date | None`` and ``"generated_at"``.
+
+Every kind but ``fresh_link`` may also have ``links`` (the web pages' links; absent when
+no web address is configured, and then nothing of them is rendered): see
+:mod:`srz_tracker.mail.links_context`.
+
 ``weekly_summary`` context: ``plan`` and ``recipient`` as above plus ``"city": str,
 "week": "2023年第51周", "open_items": [item...], "due_soon": [item...], "overdue": [item...],
 "done": int, "total": int, "completion_pct": float`` (0-100), ``"next_deadlines":
@@ -63,7 +71,7 @@ import jinja2
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from srz_tracker.errors import SrzError
-from srz_tracker.mail.samples import sample_contexts
+from srz_tracker.mail.samples import linked_sample_contexts, sample_contexts
 from srz_tracker.text import (
     cn_date,
     cn_date_short,
@@ -83,6 +91,7 @@ KINDS: tuple[str, ...] = (
     "digest",
     "delivery_failure",
     "weekly_summary",
+    "fresh_link",
 )
 SINGLE_ITEM_KINDS: tuple[str, ...] = (
     "reminder",
@@ -208,7 +217,7 @@ class Renderer:
         for kind in KINDS:
             if kind in broken:
                 continue
-            for context in sample_contexts(kind):
+            for context in sample_contexts(kind) + linked_sample_contexts(kind):
                 try:
                     rendered = self.render(kind, context)
                 except RenderError as exc:
@@ -234,6 +243,12 @@ def _content_problems(kind: str, context: dict[str, Any], rendered: RenderedEmai
             f"{template_name(kind, 'html')}: 含有脚本或外部资源（{match.group(0)}），"
             "邮件只能使用内联样式"
         )
+    for task_id, url in context.get("links", {}).get("tasks", {}).items():
+        for part, body in (("txt", rendered.text), ("html", rendered.html)):
+            if url not in html.unescape(body):
+                problems.append(f"{template_name(kind, part)}: 缺少任务 {task_id} 的事项链接")
+    if kind == "fresh_link":
+        return problems
     if kind == "weekly_summary":
         return problems
     plan = context["plan"]

@@ -283,7 +283,41 @@ def _samples(kind: str) -> list[dict[str, Any]]:
                 "next_deadlines": [],
             },
         ]
+    if kind == "fresh_link":
+        return [
+            {
+                "kind": kind,
+                "plan": dict(_PLAN),
+                "recipient": _CONTACT,
+                "what": "事项“报送“双认证”工作总结和绩效自评报告”",
+                "url": None,  # no web address configured: the email says so
+                "expires_on": None,
+                "generated_at": dt.datetime(2023, 12, 22, 1, 0, tzinfo=_UTC),
+            }
+        ]
     raise ValueError(f"unknown kind {kind!r}")
+
+
+_BASE_URL = "https://srz.example.cn"
+
+
+def _linked(context: dict[str, Any]) -> dict[str, Any]:
+    """The same email when the web pages' address is configured (``links``)."""
+    if context["kind"] == "fresh_link":
+        return {
+            **context,
+            "url": f"{_BASE_URL}/t/101/eyJ0YXNrIjoxMDF9.sample",
+            "expires_on": dt.date(2024, 2, 20),
+        }
+    items = context.get("items", []) + context.get("open_items", [])
+    ids = [i["task_id"] for i in items] + [f["task_id"] for f in context.get("failures", [])]
+    city = context.get("city")
+    context["links"] = {
+        "tasks": {t: f"{_BASE_URL}/t/{t}/sample-token-{t}" for t in ids if t is not None},
+        "mine": f"{_BASE_URL}/me/sample-token-mine",
+        "city": f"{_BASE_URL}/c/1/sample-token-city" if city else None,
+    }
+    return context
 
 
 def _failures() -> list[dict[str, Any]]:
@@ -324,6 +358,11 @@ def sample_contexts(kind: str) -> list[dict[str, Any]]:
     """Several realistic contexts for ``kind`` covering the templates' branches (names
     present or absent, evidence or none, counted tasks, failures...). Fresh copies."""
     return copy.deepcopy(_samples(kind))
+
+
+def linked_sample_contexts(kind: str) -> list[dict[str, Any]]:
+    """The same samples as emails that carry links to the web pages (``links``)."""
+    return [_linked(c) for c in sample_contexts(kind)]
 
 
 def sample_context(kind: str) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from srz_tracker.directory.contacts import Recipients
 from srz_tracker.errors import DeliveryError
 from srz_tracker.kinds import NotificationKind, NotificationStatus, TaskStatus
+from srz_tracker.links import LinkSigner
 from srz_tracker.mail.context import MessagePlan, group_rows, load_tasks, message_context
 from srz_tracker.mail.outcome import MessageRejected
 from srz_tracker.mail.render import Renderer
@@ -173,13 +174,15 @@ def deliver(
     holder: str,
     mail_from: str,
     on_message: Callable[[OutgoingEmail], None] | None = None,
+    links: LinkSigner | None = None,
 ) -> DeliveryCounts:
-    """One delivery pass at ``now``; ``on_message`` is told of each message that went out."""
+    """One delivery pass at ``now``; ``on_message`` is told of each message that went out;
+    ``links`` signs the web pages' links the emails carry (None: no links)."""
     counts = DeliveryCounts()
     messages = claim_messages(engine, now, holder, _mail_domain(mail_from))
     if not messages:
         return counts
-    run = _Pass(engine, now, renderer, counts, on_message)
+    run = _Pass(engine, now, renderer, counts, on_message, links)
     with contextlib.ExitStack() as stack:
         transport: Transport | None = None
         for index, ids in enumerate(messages):
@@ -205,9 +208,10 @@ class _Pass:
         renderer: Renderer,
         counts: DeliveryCounts,
         on_message: Callable[[OutgoingEmail], None] | None,
+        links: LinkSigner | None = None,
     ) -> None:
         self.engine, self.now, self.renderer = engine, now, renderer
-        self.counts, self.on_message = counts, on_message
+        self.counts, self.on_message, self.links = counts, on_message, links
 
     # step 2 ----------------------------------------------------------------------------
 
@@ -228,7 +232,7 @@ class _Pass:
             if not live:
                 return None
             plan = MessagePlan(live[0].message_id or "", live)
-            kind, context = message_context(session, plan, tasks, self.now)
+            kind, context = message_context(session, plan, tasks, self.now, self.links)
             try:
                 rendered = self.renderer.render(kind, context)
             except Exception as exc:  # a template bug must not stop the pass or lose the rows

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from srz_tracker.config import Settings
 from srz_tracker.kinds import NotificationStatus, TaskStatus
+from srz_tracker.links import link_signer
 from srz_tracker.mail.context import group_rows, load_tasks, message_context
 from srz_tracker.mail.mime import OutgoingEmail
 from srz_tracker.mail.render import Renderer
@@ -74,6 +75,8 @@ def run_pass(
     come (the daemon does; ``srz remind --weekly`` may)."""
     started = time.perf_counter()
     result = PassResult()
+    # Before anything is planned: a base URL without a secret stops the pass here.
+    links = link_signer(settings)
     calendar = calendar or make_calendar(settings)
     with write_session(engine) as session:
         result.planned = _plan(session, now, calendar, settings, weekly)
@@ -85,6 +88,7 @@ def run_pass(
         holder or new_holder_id(),
         settings.mail_from,
         on_message=on_message,
+        links=links,
     )
     result.seconds = time.perf_counter() - started
     return result
@@ -106,6 +110,7 @@ def dry_run(
 ) -> tuple[PlanCounts, list[OutgoingEmail]]:
     """What a pass at ``now`` would send; everything is rolled back."""
     renderer = Renderer(settings.templates_dir)
+    links = link_signer(settings)
     session = Session(engine, expire_on_commit=False)
     try:
         counts = _plan(session, now, make_calendar(settings), settings, weekly)
@@ -121,7 +126,7 @@ def dry_run(
         tasks = load_tasks(session, {r.task_id for r in rows if r.task_id})
         emails = []
         for plan in plans:
-            kind, context = message_context(session, plan, tasks, now)
+            kind, context = message_context(session, plan, tasks, now, links)
             rendered = renderer.render(kind, context)
             emails.append(
                 OutgoingEmail(

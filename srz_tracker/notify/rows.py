@@ -55,6 +55,11 @@ def message_failure_key(first_row_id: int, email: str) -> str:
     return _fitting(f"failmsg:{first_row_id}:{email.lower()}")
 
 
+def fresh_link_key(purpose: str, target: int | None, email: str, day: dt.date) -> str:
+    """At most one fresh link a day per expired link's purpose, target and address."""
+    return f"link:{purpose}:{target or 0}:{email.lower()}:{day.isoformat()}"
+
+
 # -- new rows ---------------------------------------------------------------------------
 
 

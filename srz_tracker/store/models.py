@@ -271,7 +271,8 @@ class AuditEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
-    actor: Mapped[str] = mapped_column(String(64))
+    # A login name, a --by name, or a contact's address (web pages): up to 254.
+    actor: Mapped[str] = mapped_column(String(254))
     action: Mapped[str] = mapped_column(String(32))
     task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -365,3 +366,10 @@ class Incident(Base):
     occurred_on: Mapped[dt.date] = mapped_column(Date)
     note: Mapped[str] = mapped_column(Text)
     recorded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+# What the web pages record (submissions, evidence files, extension requests) lives in a
+# module of its own; imported here so that the metadata holds every table.
+from srz_tracker.store.web_models import EvidenceFile as EvidenceFile  # noqa: E402
+from srz_tracker.store.web_models import ExtensionRequest as ExtensionRequest  # noqa: E402
+from srz_tracker.store.web_models import WebSubmission as WebSubmission  # noqa: E402

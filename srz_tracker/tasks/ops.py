@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from srz_tracker import limits
 from srz_tracker.errors import NotFound, UsageError
-from srz_tracker.kinds import NotificationStatus, TaskStatus
+from srz_tracker.kinds import NotificationStatus, RequestStatus, TaskStatus
 from srz_tracker.labels import status_label
 from srz_tracker.store import audit
 from srz_tracker.store.models import (
@@ -25,6 +25,7 @@ from srz_tracker.store.models import (
     TaskOccurrence,
 )
 from srz_tracker.tasks.materialize import period_start
+from srz_tracker.tasks.requests import settle_requests
 from srz_tracker.tasks.subjects import REGION_KEY, REGION_LABEL, city_key, institution_key
 from srz_tracker.timing.steps import NEEDS_PLANNING
 
@@ -82,6 +83,7 @@ class DoneResult:
     task: Task
     already_done: bool
     recorded: bool
+    occurrence: TaskOccurrence | None = None
 
 
 def mark_done(
@@ -93,7 +95,13 @@ def mark_done(
     note: str | None = None,
     evidence: str | None = None,
     no_evidence_reason: str | None = None,
+    *,
+    actor: str | None = None,
+    source: str | None = None,
 ) -> DoneResult:
+    """Record one completion (``srz done`` and the web page's 办结 alike). ``by`` is who
+    did the work; ``actor``, when it differs (the address of a web link), is who the
+    audit log names, with ``source`` (网页) and ``by`` in its detail."""
     limits.require(by, limits.ACTOR, "--by")
     limits.require(note, limits.NOTE, "--note")
     limits.require(evidence, limits.EVIDENCE, "--evidence")
@@ -117,17 +125,16 @@ def mark_done(
             f"任务 {task.id} 需要佐证材料：{required_evidence}。请用 --evidence 指定材料"
             "（文件路径、文号或受理编号），或用 --no-evidence-reason 说明缺少的原因"
         )
-    session.add(
-        TaskOccurrence(
-            task_id=task.id,
-            occurred_on=on,
-            recorded_by=by,
-            note=note,
-            evidence=evidence,
-            no_evidence_reason=no_evidence_reason,
-            recorded_at=now,
-        )
+    occurrence = TaskOccurrence(
+        task_id=task.id,
+        occurred_on=on,
+        recorded_by=by,
+        note=note,
+        evidence=evidence,
+        no_evidence_reason=no_evidence_reason,
+        recorded_at=now,
     )
+    session.add(occurrence)
     task.done_count += 1
     task.note, task.updated_at = note or task.note, now
     task.evidence = evidence or task.evidence
@@ -139,18 +146,22 @@ def mark_done(
         "evidence": evidence,
         "no_evidence_reason": no_evidence_reason,
     }
+    if source is not None:
+        detail.update({"by": by, "source": source})
     if task.done_count >= task.required_count:
         # Sessions may be recorded out of order: the task was done when the last one was.
         last = max([on, *(o.occurred_on for o in task.occurrences if o.revoked_at is None)])
         task.status, task.completed_on, task.completed_by = TaskStatus.DONE, last, by
         task.next_step_at = None
         cancel_pending(session, task.id)
-        audit.record(session, now, by, "done", detail, task_id=task.id)
+        settle_requests(session, task.id, now, actor or by, RequestStatus.CLOSED)
+        audit.record(session, now, actor or by, "done", detail, task_id=task.id)
     else:
         # Progress may have caught up with the checkpoint: re-plan from the new count.
         task.next_step_at = NEEDS_PLANNING
-        audit.record(session, now, by, "progress", detail, task_id=task.id)
-    return DoneResult(task, already_done=False, recorded=True)
+        audit.record(session, now, actor or by, "progress", detail, task_id=task.id)
+    session.flush()
+    return DoneResult(task, already_done=False, recorded=True, occurrence=occurrence)
 
 
 def reopen(session: Session, task: Task, now: dt.datetime, by: str) -> bool:
@@ -182,6 +193,7 @@ def waive(session: Session, task: Task, now: dt.datetime, by: str, reason: str) 
     task.status, task.note, task.updated_at = TaskStatus.WAIVED, reason, now
     task.next_step_at = None
     cancel_pending(session, task.id)
+    settle_requests(session, task.id, now, by, RequestStatus.CLOSED)
     audit.record(session, now, by, "waive", {"reason": reason}, task_id=task.id)
 
 
@@ -213,4 +225,6 @@ def extend(
     task.due_on, task.updated_at = to, now
     # Steps planned for the old date no longer apply; the next pass plans from the new one.
     cancel_pending(session, task.id)
+    # Whatever was asked for from the web page, the office has now decided.
+    settle_requests(session, task.id, now, by, RequestStatus.APPLIED)
     task.next_step_at = NEEDS_PLANNING

@@ -86,9 +86,18 @@ def list_tasks(session: Session, f: TaskFilter, now: dt.datetime) -> list[dict[s
     from srz_tracker.clock import local_date
 
     today = local_date(now, plan_timezone(session))
+    from srz_tracker.tasks.requests import pending_requests
+
     rows = []
     for task, ob_key, title, city_name, inst_name in session.execute(_query(session, f, today)):
         rows.append(task_row(task, ob_key, title, city_name, inst_name, today))
+    # Extension requests from the web pages, waiting for the office (srz extend).
+    pending = pending_requests(session)
+    for row in rows:
+        request = pending.get(row["id"]) if row["status"] == "open" else None
+        row["extension_request"] = (
+            {"to": request.to_due_on.isoformat(), "reason": request.reason} if request else None
+        )
     return rows
 
 
