@@ -17,7 +17,6 @@ from sqlalchemy import String, select
 
 from srz_tracker import limits
 from srz_tracker.cli import cli
-from srz_tracker.config import PROJECT_ROOT
 from srz_tracker.store import db
 from srz_tracker.store.models import (
     Base,
@@ -50,7 +49,7 @@ def test_every_limit_fits_the_columns_that_store_it() -> None:
 
 
 def test_readme_lists_every_limit() -> None:
-    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     table = readme.split("### Limits", 1)[1].split("\n## ", 1)[0]
     for limit in limits.ALL:
         assert re.search(rf"\| {re.escape(limit.label)} \|[^\n]*\| {limit.max_length} \|", table), (
