@@ -13,21 +13,17 @@ from typing import Any
 
 from srz_tracker.config import SmtpSettings, load_settings, with_overrides
 from srz_tracker.daemon.run import Daemon, setup_logging
+from srz_tracker.mail.transports import SendResult, Transport
 from srz_tracker.store import db
 
 
-class StuckTransport:
+class StuckTransport(Transport):
     description = "a transport stuck beyond every timeout"
 
-    def __enter__(self) -> StuckTransport:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def send(self, email: Any) -> None:
+    def send(self, email: Any) -> SendResult:
         print("sending", flush=True)
         time.sleep(3600)
+        return SendResult()
 
 
 def main(url: str) -> int:
