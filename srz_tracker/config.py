@@ -10,6 +10,7 @@ import datetime as dt
 import math
 import os
 import re
+import stat
 import sys
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -45,6 +46,7 @@ class SmtpSettings:
     password: str | None = field(default=None, repr=False)
     security: str = "ssl"  # ssl | starttls | none
     timeout_seconds: float = 30.0
+    allow_plaintext_auth: bool = False  # AUTH with security "none": refused unless set
 
     @property
     def effective_port(self) -> int:
@@ -68,6 +70,7 @@ class Settings:
     workdays: frozenset[dt.date] = frozenset()
     templates_dir: Path = PROJECT_ROOT / "email_templates"
     config_path: Path | None = None
+    password_in_config: bool = False  # the config file itself holds smtp.password
 
     @property
     def effective_transport(self) -> str:
@@ -210,7 +213,15 @@ _KNOWN_TOP = {
     "smtp",
     "calendar",
 }
-_KNOWN_SMTP = {"host", "port", "user", "password", "security", "timeout_seconds"}
+_KNOWN_SMTP = {
+    "host",
+    "port",
+    "user",
+    "password",
+    "security",
+    "timeout_seconds",
+    "allow_plaintext_auth",
+}
 _KNOWN_CAL = {"holidays", "workdays"}
 
 
@@ -266,6 +277,9 @@ def load_settings(
     if port_raw not in (None, ""):
         port = _parse_int(port_raw, port_label, 1, 65535, " 1 到 65535 之间的整数")
     timeout_raw, timeout_label = read.get("smtp.timeout_seconds", default=30.0)
+    plaintext_raw, plaintext_label = read.get(
+        "smtp.allow_plaintext_auth", "SRZ_SMTP_ALLOW_PLAINTEXT_AUTH", default=False
+    )
     smtp = SmtpSettings(
         host=pick("SRZ_SMTP_HOST", smtp_data.get("host")) or None,
         port=port,
@@ -273,6 +287,7 @@ def load_settings(
         password=pick("SRZ_SMTP_PASSWORD", smtp_data.get("password")) or None,
         security=security,
         timeout_seconds=_parse_seconds(timeout_raw, timeout_label),
+        allow_plaintext_auth=_parse_bool(plaintext_raw, plaintext_label),
     )
     transport = pick("SRZ_TRANSPORT", data.get("transport"))
     if transport is not None and transport not in ("smtp", "maildir", "console", "null"):
@@ -307,8 +322,58 @@ def load_settings(
         workdays=_parse_date_list(cal.get("workdays"), f"{where}: calendar.workdays"),
         templates_dir=Path(data.get("templates_dir", PROJECT_ROOT / "email_templates")),
         config_path=path,
+        password_in_config=bool(smtp_data.get("password")),
     )
     return settings
+
+
+# -- safety checks: the commands that send (or report) call them ------------------------
+
+
+def exposed_password_warning(settings: Settings) -> str | None:
+    """The config file holds the SMTP password and others may read it (mode & 0o077),
+    the way ssh warns about a private key file; None when all is well."""
+    path = settings.config_path
+    if path is None or not settings.password_in_config:
+        return None
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return None  # read a moment ago; gone now is not this check's business
+    if not mode & 0o077:
+        return None
+    return (
+        f"配置文件 {path} 含有 SMTP 密码，但其权限为 {mode:04o}，同组或其他用户可以读取。"
+        f"请执行 chmod 600 {path}（仅文件属主可读写），"
+        "或把密码移到只有运行用户可读的环境变量文件中（SRZ_SMTP_PASSWORD）"
+    )
+
+
+def plaintext_auth_problem(settings: Settings) -> str | None:
+    """Logging in (AUTH) over a connection without TLS sends the password in clear:
+    refused unless ``smtp.allow_plaintext_auth`` says so. None when there is no such
+    login (no SMTP, TLS, or no user and password)."""
+    smtp = settings.smtp
+    if (
+        settings.effective_transport != "smtp"
+        or smtp.security != "none"
+        or not (smtp.user and smtp.password)
+        or smtp.allow_plaintext_auth
+    ):
+        return None
+    return (
+        "配置项 smtp.security 为 none（不加密），但配置了 SMTP 用户名和密码："
+        '登录时密码将以明文在网络上传输，已拒绝。请改用 security = "ssl"（端口 465）'
+        '或 "starttls"（端口 587）；如确需在可信的内部网络上明文登录，请在配置文件 [smtp] '
+        "中设置 allow_plaintext_auth = true（或环境变量 SRZ_SMTP_ALLOW_PLAINTEXT_AUTH=1）"
+    )
+
+
+def require_safe_smtp(settings: Settings) -> None:
+    """Raise ``ConfigError`` (exit 2) before anything is sent with a plaintext login."""
+    problem = plaintext_auth_problem(settings)
+    if problem:
+        raise ConfigError(problem)
 
 
 def with_overrides(settings: Settings, **changes: Any) -> Settings:
