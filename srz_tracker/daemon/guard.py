@@ -7,8 +7,9 @@ long enough. A guard refusal aborts the delivery between two messages; the rows 
 claimed go back to ``pending``.
 
 A pass that fails because the database went away cannot give its claims back then:
-``Claims`` remembers that it owes them, and the first pass that reaches the database
-again hands them back before it claims anything (not ``CLAIM_TTL`` later). The message
+``Claims`` remembers that it owes them, and they are handed back on the first contact
+with the database after the outage (the daemon's probe, or else the next pass before it
+claims anything), not ``CLAIM_TTL`` later. The message
 that was on the wire when the database went may so go out once more, with the same
 Message-ID; nothing else repeats.
 """
@@ -109,8 +110,8 @@ class Claims:
         except Exception as exc:
             if not recovering:
                 log.warning(
-                    "could not requeue claimed rows (%s); they are requeued as soon as "
-                    "the database answers again",
+                    "could not requeue claimed rows (%s); they go back to pending as soon "
+                    "as the database answers (this daemon's probe, or the next lease holder)",
                     describe_error(exc),
                 )
             self._owed.set()
