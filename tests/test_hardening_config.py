@@ -22,7 +22,6 @@ from srz_tracker.config import (
     plaintext_auth_problem,
 )
 from srz_tracker.errors import ConfigError
-from srz_tracker.mail.transports import SmtpTransport, make_transport
 from tests.smtp_server import SmtpTestServer
 from tests.srz_cli_helpers import NOW, row_counts
 
@@ -116,13 +115,6 @@ def test_a_login_in_clear_is_a_problem_unless_allowed() -> None:
         smtp=SmtpSettings(host="h", security="none", user="bot", password="pw"),
     )
     assert plaintext_auth_problem(maildir) is None  # nothing goes over SMTP
-
-
-def test_make_transport_refuses_a_login_in_clear() -> None:
-    with pytest.raises(ConfigError, match=SETTING):
-        make_transport(_settings(security="none", user="bot", password="pw"))
-    allowed = _settings(security="none", user="bot", password="pw", allow_plaintext_auth=True)
-    assert isinstance(make_transport(allowed), SmtpTransport)
 
 
 # -- srz mail test -----------------------------------------------------------------------
