@@ -32,6 +32,7 @@ class SmtpSettings:
     password: str | None = field(default=None, repr=False)
     security: str = "ssl"  # ssl | starttls | none
     timeout_seconds: float = 30.0
+    allow_plaintext_auth: bool = False  # AUTH with security "none": refused unless set
 
     @property
     def effective_port(self) -> int:
@@ -94,6 +95,7 @@ class Settings:
     # Where uploaded evidence lives (``<data_dir>/evidence``); shared by every web worker.
     data_dir: Path = field(default_factory=lambda: default_data_dir())
     web: WebSettings = field(default_factory=WebSettings)
+    password_in_config: bool = False  # the config file itself holds smtp.password
 
     @property
     def effective_transport(self) -> str:
@@ -241,7 +243,15 @@ _KNOWN_TOP = {
     "data_dir",
     "web",
 }
-_KNOWN_SMTP = {"host", "port", "user", "password", "security", "timeout_seconds"}
+_KNOWN_SMTP = {
+    "host",
+    "port",
+    "user",
+    "password",
+    "security",
+    "timeout_seconds",
+    "allow_plaintext_auth",
+}
 _KNOWN_CAL = {"holidays", "workdays"}
 _KNOWN_WEB = {"base_url", "secret", "secret_file", "link_days", "max_upload_mb", "max_files"}
 
@@ -298,6 +308,9 @@ def load_settings(
     if port_raw not in (None, ""):
         port = _parse_int(port_raw, port_label, 1, 65535, " 1 到 65535 之间的整数")
     timeout_raw, timeout_label = read.get("smtp.timeout_seconds", default=30.0)
+    plaintext_raw, plaintext_label = read.get(
+        "smtp.allow_plaintext_auth", "SRZ_SMTP_ALLOW_PLAINTEXT_AUTH", default=False
+    )
     smtp = SmtpSettings(
         host=pick("SRZ_SMTP_HOST", smtp_data.get("host")) or None,
         port=port,
@@ -305,6 +318,7 @@ def load_settings(
         password=pick("SRZ_SMTP_PASSWORD", smtp_data.get("password")) or None,
         security=security,
         timeout_seconds=_parse_seconds(timeout_raw, timeout_label),
+        allow_plaintext_auth=_parse_bool(plaintext_raw, plaintext_label),
     )
     transport = pick("SRZ_TRANSPORT", data.get("transport"))
     if transport is not None and transport not in ("smtp", "maildir", "console", "null"):
@@ -341,6 +355,7 @@ def load_settings(
         config_path=path,
         data_dir=data_dir,
         web=_web_settings(data.get("web", {}), read, env),
+        password_in_config=bool(smtp_data.get("password")),
     )
     return settings
 

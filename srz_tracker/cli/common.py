@@ -45,6 +45,17 @@ class CliState:
 pass_state = click.make_pass_decorator(CliState)
 
 
+def check_sending_config(settings: Settings) -> None:
+    """Before a command sends: warn (stderr, as ssh does) when the config file holding
+    the SMTP password is readable by others; refuse a login in clear (exit 2)."""
+    from srz_tracker.config_safety import exposed_password_warning, require_safe_smtp
+
+    warning = exposed_password_warning(settings)
+    if warning:
+        click.echo(f"警告：{warning}", err=True)
+    require_safe_smtp(settings)
+
+
 def echo_json(data: object) -> None:
     import json
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from srz_tracker.cli.common import CliState, pass_state
+from srz_tracker.cli.common import CliState, check_sending_config, pass_state
 
 if TYPE_CHECKING:
     from srz_tracker.mail.mime import OutgoingEmail
@@ -75,7 +75,7 @@ def test_command(state: CliState, to_addr: str) -> None:
     \b
     使用当前配置的发送方式（SMTP、本地邮件目录或控制台），
     用于检查 SMTP 服务器、账号和发件地址是否配置正确。
-    发送失败时显示原因，并以状态码 1 退出。
+    发送失败时显示原因，并以状态码 1 退出；未加密连接上的明文登录被拒绝（状态码 2）。
     """
     from srz_tracker.errors import DeliveryError
     from srz_tracker.mail.transports import MaildirTransport, make_transport
@@ -86,6 +86,7 @@ def test_command(state: CliState, to_addr: str) -> None:
     if not local or not domain or any(c.isspace() for c in address):
         raise click.BadParameter(f"{to_addr!r} 不是有效的邮件地址", param_hint="--to")
 
+    check_sending_config(settings)
     message = _test_message(address, settings.mail_from, settings.effective_transport)
     transport = make_transport(settings)
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from srz_tracker.cli.common import CliState, echo_json, pass_state
+from srz_tracker.cli.common import CliState, check_sending_config, echo_json, pass_state
 from srz_tracker.kinds import NotificationStatus
 
 
@@ -61,6 +61,7 @@ def remind_command(state: CliState, now_text: str | None, dry_run: bool, weekly:
             )
         click.echo("实际发送：srz remind（或由守护进程 srz run 自动执行）")
         return
+    check_sending_config(state.settings)  # before any row is claimed
     from srz_tracker.daemon.lease import held_lease
 
     sent_lines: list[str] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from srz_tracker.cli.common import CliState, pass_state
+from srz_tracker.cli.common import CliState, check_sending_config, pass_state
 
 
 @click.command(
@@ -59,8 +59,9 @@ def run_command(
 
     from srz_tracker.daemon.run import Daemon, setup_logging
 
-    setup_logging(logging.DEBUG if verbose else logging.INFO)
     settings = state.settings
+    check_sending_config(settings)  # before the daemon starts: a refusal exits 2
+    setup_logging(logging.DEBUG if verbose else logging.INFO)
     engine = state.engine
     daemon = Daemon(
         engine,

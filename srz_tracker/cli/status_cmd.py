@@ -156,3 +156,5 @@ def _print(data: dict[str, Any]) -> None:
     print_table(columns, rows, title="当前配置")
     for warning in data["warnings"]:
         click.echo(f"警告：{warning}", err=True)
+    for problem in data["problems"]:
+        click.echo(f"配置问题：{problem}", err=True)

@@ -5,11 +5,19 @@ an SMTP transaction once the lease could have lapsed (locally: ``lease - lease/3
 the last successful renewal, see ``LeaseKeeper.may_send``), or once a stop has waited
 long enough. A guard refusal aborts the delivery between two messages; the rows it
 claimed go back to ``pending``.
+
+A pass that fails because the database went away cannot give its claims back then:
+``Claims`` remembers that it owes them, and they are handed back on the first contact
+with the database after the outage (the daemon's probe, or else the next pass before it
+claims anything), not ``CLAIM_TTL`` later. The message
+that was on the wire when the database went may so go out once more, with the same
+Message-ID; nothing else repeats.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 
@@ -80,10 +88,56 @@ class GuardedTransport(Transport):
         return self.inner.send(email)
 
 
+class Claims:
+    """What this holder claimed and did not send, and whether some of it is owed: a give
+    back that failed (the database was away) leaves rows ``sending`` until it succeeds."""
+
+    def __init__(self, engine: Engine, holder: str) -> None:
+        self.engine = engine
+        self.holder = holder
+        self._owed = threading.Event()
+
+    @property
+    def owed(self) -> bool:
+        return self._owed.is_set()
+
+    def give_back(self) -> bool:
+        """Put what ``holder`` claimed and did not send back to ``pending``; False (and
+        owed) when the database could not be reached."""
+        recovering = self._owed.is_set()
+        try:
+            count = release_claims(self.engine, holder=self.holder)
+        except Exception as exc:
+            if not recovering:
+                log.warning(
+                    "could not requeue claimed rows (%s); they go back to pending as soon "
+                    "as the database answers (this daemon's probe, or the next lease holder)",
+                    describe_error(exc),
+                )
+            self._owed.set()
+            return False
+        self._owed.clear()
+        if count and recovering:
+            log.warning(
+                "requeued %d notification row(s) left 'sending' by the failed pass after "
+                "the database came back (same Message-ID; a message that was on the wire "
+                "may go out once more)",
+                count,
+            )
+        elif count:
+            log.info("requeued %d claimed notification row(s) for the next pass", count)
+        return True
+
+    def settle(self) -> bool:
+        """Before a pass claims anything: give back what an earlier one could not.
+        False while the database is still away."""
+        return self.give_back() if self._owed.is_set() else True
+
+
 def guarded_pass(
     engine: Engine,
     settings: Settings,
-    holder: str,
+    claims: Claims,
     guard: SendGuard,
     transport_factory: Callable[[], Transport],
     calendar: WorkdayCalendar,
@@ -91,7 +145,12 @@ def guarded_pass(
 ) -> bool:
     """One pass (plan + deliver) whose every message asks ``guard`` first; records the
     pass and its counts (or its error) on the lease row. False when it was aborted or
-    failed: its claims are back to ``pending`` then."""
+    failed: its claims are back to ``pending`` then, or owed until the database is back
+    (``claims``); nor does a pass start while an earlier one's claims are still owed."""
+    holder = claims.holder
+    if not claims.settle():
+        log.warning("the database is still unreachable: no pass this time")
+        return False
     now = utcnow()  # the clock, read once for the whole pass
     started = time.perf_counter()
     try:
@@ -107,7 +166,7 @@ def guarded_pass(
         )
     except PassAborted as exc:
         log.warning("pass aborted: %s", exc)
-        give_back_claims(engine, holder)
+        claims.give_back()
         return False
     except Exception as exc:
         seconds = time.perf_counter() - started
@@ -115,7 +174,7 @@ def guarded_pass(
             log.error("pass failed after %.2f s: %s", seconds, describe_error(exc))
         else:
             log.exception("pass failed after %.2f s: %s", seconds, describe_error(exc))
-        give_back_claims(engine, holder)
+        claims.give_back()
         failed = {"mode": mode, "error": describe_error(exc)[:500]}
         quiet(lambda: lease_mod.record_pass(engine, holder, failed, seconds))
         return False
@@ -139,14 +198,3 @@ def guarded_pass(
         result.seconds,
     )
     return True
-
-
-def give_back_claims(engine: Engine, holder: str) -> None:
-    """Put what ``holder`` claimed and did not send back to ``pending`` for the next pass."""
-    try:
-        count = release_claims(engine, holder=holder)
-    except Exception as exc:
-        log.warning("could not requeue claimed rows: %s", describe_error(exc))
-        return
-    if count:
-        log.info("requeued %d claimed notification row(s) for the next pass", count)

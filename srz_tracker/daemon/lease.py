@@ -151,6 +151,9 @@ class LeaseKeeper:
     ``wake_pass`` (no argument) runs a pass now, after the lease was taken by a heartbeat;
     ``retry_at`` (an aware instant) tries again the moment another holder's lease lapses.
     The daemon points both at its scheduler.
+
+    ``reachable``: whether the last renewal reached the database (so that the end of an
+    outage is logged once, beside the renewal warnings that it ends).
     """
 
     def __init__(
@@ -174,6 +177,7 @@ class LeaseKeeper:
         self.holding = False
         self.released = False
         self._valid_until = 0.0  # monotonic: no new message after this
+        self.reachable = True
         self._standby_note: str | None = None
 
     def may_send(self) -> bool:
@@ -193,7 +197,11 @@ class LeaseKeeper:
                 ok = try_acquire(self.engine, self.holder, self.ttl, self.interval_seconds)
             except Exception as exc:  # the database is away: keep what we know, it lapses
                 log.warning("could not renew the lease: %s", describe_error(exc))
+                self.reachable = False
                 return self.may_send()
+            if not self.reachable:
+                log.info("the database answers again (lease renewed: %s)", ok)
+                self.reachable = True
             if ok:
                 margin = self.ttl.total_seconds() / 3
                 self._valid_until = started + self.ttl.total_seconds() - margin

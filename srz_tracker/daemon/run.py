@@ -5,7 +5,8 @@ stop signals, tied together.
   from a dead holder, standing by while another one is alive);
 - ``guard``: no message starts once the lease could have lapsed or a stop has waited
   long enough; one pass under that guard;
-- ``scheduler``: the APScheduler jobs (the pass, the heartbeat, a standby's takeover);
+- ``scheduler``: the APScheduler jobs (the pass, the heartbeat, a standby's takeover,
+  the probe that gives back what a pass claimed when the database went away);
 - ``signals``: SIGTERM / SIGINT, the stop grace, the cutoff for a stuck pass.
 
 ``srz run --once`` (for cron) is one pass under the lease, without the scheduler.
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 
 from srz_tracker.config import Settings
-from srz_tracker.daemon.guard import SendGuard, give_back_claims, guarded_pass
+from srz_tracker.daemon.guard import Claims, SendGuard, guarded_pass
 from srz_tracker.daemon.lease import LeaseKeeper
 from srz_tracker.daemon.logs import log, num, setup_logging
 from srz_tracker.daemon.scheduler import Jobs
@@ -38,6 +39,9 @@ __all__ = ["DEFAULT_LEASE_SECONDS", "DEFAULT_STOP_GRACE", "Daemon", "setup_loggi
 
 DEFAULT_LEASE_SECONDS = 60.0
 DEFAULT_STOP_GRACE = 30.0
+# While a failed pass's claims are owed, how often the database is tried: the rows go
+# out within about this long of its return, whatever the interval.
+RECOVERY_PROBE_SECONDS = 0.5
 
 
 class Daemon:
@@ -60,6 +64,7 @@ class Daemon:
         self.settings = settings
         self.interval = interval
         self.heartbeat_seconds = min(interval, lease_seconds / 3)
+        self.probe_seconds = min(RECOVERY_PROBE_SECONDS, self.heartbeat_seconds)
         self.stop_grace = stop_grace
         self.holder = holder or new_holder_id()
         self.transport_factory = transport_factory or (lambda: make_transport(settings))
@@ -77,6 +82,7 @@ class Daemon:
             retry_at=self._retry_at,
         )
         self.guard = SendGuard(self.keeper.may_send)
+        self.claims = Claims(engine, self.holder)
         self._idle = threading.Event()  # set while no pass runs
         self._idle.set()
         self._mode = "daemon"
@@ -106,6 +112,25 @@ class Daemon:
         if self.jobs is not None and not self.stopping.is_set():
             self.jobs.takeover_at(at)
 
+    # -- after a database outage ------------------------------------------------------
+
+    def _owe_claims(self) -> None:
+        """A pass could not give its claims back: probe the database until it can."""
+        if self.jobs is not None and not self.stopping.is_set():
+            self.jobs.probe_in(self._recover, self.probe_seconds)
+
+    def _recover(self) -> None:
+        """The probe: give the owed claims back the moment the database answers, then
+        run the pass now; neither waits for the next interval."""
+        with self.keeper.lock:  # no pass starts meanwhile (it clears _idle under the lock)
+            if not self.claims.owed or not self.keeper.holding or self.stopping.is_set():
+                return  # settled by a pass, or the lease's next holder takes them
+            settled = self._idle.is_set() and self.claims.settle()
+        if settled:
+            self._wake_pass()
+        else:  # still away, or a pass is running (it settles them itself if it can)
+            self._owe_claims()
+
     # -- the pass ----------------------------------------------------------------------
 
     def run_one_pass(self) -> bool:
@@ -120,7 +145,7 @@ class Daemon:
             ok = guarded_pass(
                 self.engine,
                 self.settings,
-                self.holder,
+                self.claims,
                 self.guard,
                 self.transport_factory,
                 self.calendar,
@@ -128,6 +153,8 @@ class Daemon:
             )
             if ok:
                 self.passes += 1
+            elif self.claims.owed:
+                self._owe_claims()
             return ok
         finally:
             self._idle.set()
@@ -181,7 +208,7 @@ class Daemon:
             self._idle, self.keeper, self.heartbeat_seconds, self.hard_stop_seconds
         )
         if self.keeper.holding:
-            give_back_claims(self.engine, self.holder)
+            self.claims.give_back()
         self.keeper.release()
         log.info("srz run stopped after %d pass(es)", self.passes)
         return 0

@@ -11,6 +11,9 @@ durable fact lives in the project's own tables).
 - ``srz-takeover``, once, for a standby (lease held by someone else): the heartbeat's
   work at the very moment the current lease expires, so that it takes over within the
   lease time of the active daemon's death.
+- ``srz-probe``, only after a pass failed with the database away and could not give back
+  its claimed rows: half a second later, try to give them back; if the database is still
+  away, again half a second after that try; once it works, the pass runs at once.
 
 At most one instance of each job at a time (a pass that outlasts the interval makes the
 scheduler skip that run: passes never pile up); late runs are coalesced into one and
@@ -29,6 +32,7 @@ from srz_tracker.daemon.logs import log, quiet
 PASS_JOB = "srz-pass"
 HEARTBEAT_JOB = "srz-heartbeat"
 TAKEOVER_JOB = "srz-takeover"
+PROBE_JOB = "srz-probe"
 
 
 def aware_now() -> dt.datetime:
@@ -95,6 +99,21 @@ class Jobs:
                 "date",
                 run_date=at,
                 id=TAKEOVER_JOB,
+                replace_existing=True,
+                misfire_grace_time=None,
+            )
+        )
+
+    def probe_in(self, job: Callable[[], Any], seconds: float) -> None:
+        """Run ``job`` once, ``seconds`` from now (replacing a probe not yet run). A
+        probe that wants another one asks for it when it ends: a connection attempt
+        that hangs delays the next one instead of piling up behind it."""
+        quiet(
+            lambda: self.scheduler.add_job(
+                logged(job, "probe"),
+                "date",
+                run_date=aware_now() + dt.timedelta(seconds=seconds),
+                id=PROBE_JOB,
                 replace_existing=True,
                 misfire_grace_time=None,
             )

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, func, select
 
 from srz_tracker.clock import utcnow
 from srz_tracker.config import Settings
+from srz_tracker.config_safety import exposed_password_warning, plaintext_auth_problem
 from srz_tracker.daemon.lease import current_lease
 from srz_tracker.kinds import NotificationStatus, TaskStatus
 from srz_tracker.store.db import read_session
@@ -126,13 +127,18 @@ def outbox_status(engine: Engine) -> dict[str, Any]:
 
 
 def collect_status(engine: Engine, settings: Settings, now: dt.datetime | None = None) -> dict:
+    """``warnings``: worth a look (a password file others can read, a year without
+    holiday data); ``problems``: the configuration stops sending (``srz run`` refuses)."""
     from srz_tracker.notify.passes import calendar_warnings
 
     now = now or utcnow()
+    exposed = exposed_password_warning(settings)
+    problem = plaintext_auth_problem(settings)
     return {
         "now": _iso(now),
         "daemon": daemon_status(engine, now),
         "outbox": outbox_status(engine),
         "config": settings.describe(),
-        "warnings": calendar_warnings(engine, settings),
+        "warnings": [*([exposed] if exposed else []), *calendar_warnings(engine, settings)],
+        "problems": [problem] if problem else [],
     }
