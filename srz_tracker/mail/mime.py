@@ -10,13 +10,23 @@ import datetime as dt
 from dataclasses import dataclass
 from email import policy as email_policy
 from email.header import Header
-from email.headerregistry import Address
+from email.headerregistry import Address, ParameterizedMIMEHeader
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
 
 from srz_tracker.errors import DeliveryError
 from srz_tracker.text import sanitize_header
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str  # shown to the reader; Chinese is fine (RFC 2231-encoded)
+    content: bytes
+    mime_type: str = XLSX
 
 
 @dataclass(frozen=True)
@@ -28,6 +38,7 @@ class OutgoingEmail:
     text: str
     html: str
     date: dt.datetime | None = None  # the Date header; now when None
+    attachments: tuple[Attachment, ...] = ()
 
     @property
     def recipients(self) -> list[str]:
@@ -52,6 +63,9 @@ def _address(address: str, name: str | None) -> Address:
         raise DeliveryError(f"邮件地址无效：{address!r}（{exc}）", permanent=True) from None
 
 
+_PARAMETERIZED = ParameterizedMIMEHeader
+
+
 class _WirePolicy(email_policy.EmailPolicy):
     """``email.policy.default`` with a fast encoder for non-ASCII headers.
 
@@ -65,7 +79,9 @@ class _WirePolicy(email_policy.EmailPolicy):
 
     def _fold(self, name: str, value: Any, refold_binary: bool = False) -> str:
         text = str(value)
-        if not hasattr(value, "name") or text.isascii():
+        if not hasattr(value, "name") or text.isascii() or isinstance(value, _PARAMETERIZED):
+            # An attachment's Chinese file name is a MIME parameter: RFC 2231, which the
+            # default folder writes; an encoded word there would not be read back.
             return super()._fold(name, value, refold_binary)
         addresses = getattr(value, "addresses", None)
         if addresses is None:
@@ -88,7 +104,8 @@ def build_mime(email: OutgoingEmail, from_addr: str, from_name: str) -> EmailMes
     """The message every transport sends: multipart/alternative (text/plain, text/html),
     UTF-8 (base64), RFC 2047-encoded Chinese subject and display names, addresses always
     present in From/To/Cc, the caller's Message-ID verbatim. Every header value coming
-    from data goes through :func:`sanitize_header`, so data can never add a header."""
+    from data goes through :func:`sanitize_header`, so data can never add a header.
+    With attachments the alternative goes first inside a multipart/mixed."""
     msg = EmailMessage(policy=_WIRE_POLICY)
     msg["From"] = _address(from_addr, from_name)
     msg["To"] = [_address(a, n) for a, n in email.to]
@@ -108,6 +125,14 @@ def build_mime(email: OutgoingEmail, from_addr: str, from_name: str) -> EmailMes
     msg["X-Auto-Response-Suppress"] = "All"
     msg.set_content(email.text, subtype="plain", charset="utf-8", cte="base64")
     msg.add_alternative(email.html, subtype="html", charset="utf-8", cte="base64")
+    for attachment in email.attachments:
+        maintype, _, subtype = attachment.mime_type.partition("/")
+        msg.add_attachment(
+            attachment.content,
+            maintype=maintype,
+            subtype=subtype,
+            filename=sanitize_header(attachment.filename),
+        )
     return msg
 
 

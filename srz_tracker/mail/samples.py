@@ -129,6 +129,9 @@ def _base(kind: str, recipient: dict[str, Any], items: list[dict[str, Any]], **e
         "plan": dict(_PLAN),
         "recipient": recipient,
         "items": items,
+        "all_items": list(items),
+        "more": 0,
+        "attachment_name": None,
         "failures": [],
         "cc_names": [],
         "generated_at": dt.datetime(2023, 12, 22, 1, 0, tzinfo=_UTC),
@@ -227,6 +230,10 @@ def _samples(kind: str) -> list[dict[str, Any]]:
             ),
             _training_item(done_count=1, days_left=7, kind="reminder", step="R-7"),
         ]
+        hidden = [
+            _application_item(kind="escalation_office", task_id=200 + n, days_left=-30 - n)
+            for n in range(3)
+        ]
         return [
             _base(kind, _CONTACT, items),
             _base(
@@ -234,6 +241,15 @@ def _samples(kind: str) -> list[dict[str, Any]]:
                 _OFFICE,
                 [_item(kind="escalation_office", days_left=-8, step="E+7")],
                 failures=_failures()[:1],
+            ),
+            # A digest over its limit: the most urgent in full, the rest in the workbook.
+            _base(
+                kind,
+                _OFFICE,
+                items[1:3],
+                all_items=[*items, *hidden],
+                more=len(items) + len(hidden) - 2,
+                attachment_name="待办事项清单（2023年12月22日）.xlsx",
             ),
         ]
     if kind == "delivery_failure":
@@ -258,6 +274,25 @@ def _samples(kind: str) -> list[dict[str, Any]]:
                 "total": 8,
                 "completion_pct": 62.5,
                 "next_deadlines": [open_items[0], open_items[2]],
+                "shown_max": 30,
+                "attachment_name": None,
+                "generated_at": dt.datetime(2023, 12, 18, 1, 0, tzinfo=_UTC),
+            },
+            {  # more open items than a summary lists: the rest are in the workbook
+                "kind": kind,
+                "plan": dict(_PLAN),
+                "recipient": _CONTACT,
+                "city": "南宁市",
+                "week": "2023-W51",
+                "open_items": open_items,
+                "due_soon": [open_items[0], open_items[2]],
+                "overdue": [open_items[1]],
+                "done": 5,
+                "total": 8,
+                "completion_pct": 62.5,
+                "next_deadlines": [open_items[0], open_items[2]],
+                "shown_max": 1,
+                "attachment_name": "待办事项清单（2023年12月18日）.xlsx",
                 "generated_at": dt.datetime(2023, 12, 18, 1, 0, tzinfo=_UTC),
             },
             {
@@ -273,6 +308,8 @@ def _samples(kind: str) -> list[dict[str, Any]]:
                 "total": 3,
                 "completion_pct": 100.0,
                 "next_deadlines": [],
+                "shown_max": 30,
+                "attachment_name": None,
             },
         ]
     raise ValueError(f"unknown kind {kind!r}")

@@ -349,7 +349,7 @@ class MaildirTransport(Transport):
 
 
 class ConsoleTransport(Transport):
-    """Prints each message (headers and the text part) to stdout."""
+    """Prints each message (headers, the text part, its attachments' names) to stdout."""
 
     def __init__(self, from_addr: str, from_name: str, stream: TextIO | None = None) -> None:
         self.from_addr = from_addr
@@ -367,6 +367,8 @@ class ConsoleTransport(Transport):
         lines.append("")
         lines.append(email.text.rstrip("\n"))
         lines.append("")
+        # The console cannot show a workbook: say what travels with the message.
+        lines += [f"附件：{a.filename}（{len(a.content):,} 字节）" for a in email.attachments]
         out.write("\n".join(lines) + "\n")
         out.flush()
         return SendResult()

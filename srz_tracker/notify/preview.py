@@ -62,7 +62,10 @@ def preview(
         now = dt.datetime.combine(day, dt.time(hour), tzinfo=tz).astimezone(dt.UTC)
         rows: list[Notification] = []
         for task in tasks:
-            decision = decide(steps[task.id], planned.setdefault(task.id, set()), now)
+            policy = policies.for_obligation(task.obligation, task.obligation.plan)
+            decision = decide(
+                steps[task.id], planned.setdefault(task.id, set()), now, policy.final_fresh
+            )
             for old in decision.skipped:
                 planned[task.id].add(old.label)
             if decision.send is None:

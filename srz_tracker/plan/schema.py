@@ -37,6 +37,7 @@ from srz_tracker.plan.fields import (
     Count,
     Days,
     DaysAfter,
+    DigestItems,
     Headcount,
     Hour,
     Id,
@@ -45,6 +46,7 @@ from srz_tracker.plan.fields import (
     NonEmpty,
     Omittable,
     RecurrenceType,
+    Repeats,
     Role,
     Scope,
     Share,
@@ -109,6 +111,8 @@ class Policy(Model):
     reminders: Annotated[Omittable[tuple[Days, ...]], NonEmpty] = None
     escalations: Omittable[tuple[Escalation, ...]] = None
     repeat_every: Omittable[DaysAfter] = None
+    # How many of those repeats at most; then only the weekly summary and the report.
+    repeat_max: Omittable[Repeats] = None
 
     @field_validator("reminders")
     @classmethod
@@ -120,6 +124,26 @@ class Policy(Model):
         out = self.model_dump(mode="json", exclude_unset=True, exclude={"escalations"})
         if self.escalations is not None:
             out["escalations"] = [e.model_dump(mode="json") for e in self.escalations]
+        return out
+
+
+class PlanPolicy(Policy):
+    """The plan-wide policy: also how many items a digest lists in full."""
+
+    digest_max_items: Omittable[DigestItems] = None
+
+
+class YearEnd(Model):
+    """When a plan year closes: a month-day of the following year. The plan states none,
+    so the file says why it chose its date (``assumption``)."""
+
+    closes: MonthDay
+    assumption: Text | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"closes": f"{self.closes[0]:02d}-{self.closes[1]:02d}"}
+        if self.assumption:
+            out["assumption"] = self.assumption
         return out
 
 
@@ -287,7 +311,8 @@ class PlanFile(Model):
     """The whole file. The table comes before the obligations: they are checked against it."""
 
     plan: PlanHead
-    notifications: Policy | None = None
+    notifications: PlanPolicy | None = None
+    year_end: Omittable[YearEnd] = None
     targets: Omittable[Targets] = None
     performance_table: PerformanceTable
     expense_categories: dict[str | int, Any] = Field(default_factory=dict)
@@ -321,6 +346,8 @@ def validate(doc: LocatedDoc, sha256: str) -> tuple[PlanSpec | None, list[Proble
         "targets": plan.targets.model_dump(exclude_unset=True) if plan.targets else {},
         "expense_categories": plan.expense_categories,
     }
+    if plan.year_end is not None:
+        document["year_end"] = plan.year_end.as_dict()
     document["plan"].setdefault("timezone", head.timezone)
     spec = PlanSpec(
         key=head.id,

@@ -8,7 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from srz_tracker.errors import ConfigError
 
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 
 
 def require_current(engine: Engine) -> None:

@@ -93,6 +93,7 @@ def mark_done(
 ) -> DoneResult:
     if task.status == TaskStatus.DONE:
         return DoneResult(task, already_done=True, recorded=False)
+    _refuse_final(task)
     if task.status in (TaskStatus.WAIVED, TaskStatus.NOT_APPLICABLE):
         raise UsageError(
             f"任务 {task.id} 的状态为“{status_label(task.status)}”，"
@@ -143,6 +144,7 @@ def mark_done(
 def reopen(session: Session, task: Task, now: dt.datetime, by: str) -> bool:
     if task.status == TaskStatus.OPEN:
         return False
+    _refuse_final(task)
     previous = task.status
     task.status, task.completed_on, task.completed_by = TaskStatus.OPEN, None, None
     task.updated_at = now
@@ -167,6 +169,7 @@ def waive(session: Session, task: Task, now: dt.datetime, by: str, reason: str) 
         raise UsageError("豁免任务必须用 --reason 说明理由")
     if task.status == TaskStatus.DONE:
         raise UsageError(f"任务 {task.id} 已完成，不能豁免")
+    _refuse_final(task)
     task.status, task.note, task.updated_at = TaskStatus.WAIVED, reason, now
     task.next_step_at = None
     cancel_pending(session, task.id)
@@ -211,11 +214,22 @@ def extend(
     task.next_step_at = NEEDS_PLANNING
 
 
+def _refuse_final(task: Task) -> None:
+    """A task its plan year closed on stays as the year left it (the closing summary and
+    the report of that year said so)."""
+    if task.status == TaskStatus.OVERDUE_AT_CLOSE:
+        raise UsageError(
+            f"任务 {task.id} 所属的方案年度已经结束（状态“{status_label(task.status)}”），"
+            "不能再更改"
+        )
+
+
 STATUS_LABELS: dict[str, str] = {
     TaskStatus.OPEN: "未完成",
     TaskStatus.DONE: "已完成",
     TaskStatus.WAIVED: "已豁免",
     TaskStatus.NOT_APPLICABLE: "不适用",
+    TaskStatus.OVERDUE_AT_CLOSE: "年度结束未完成",
     "overdue": "已逾期",  # a filter, not a status: open and past its due date
 }
 
