@@ -110,7 +110,7 @@ def smtp(url: str, host: str, port: int) -> dict[str, Any]:
     from srz_tracker.mail.render import Renderer
     from srz_tracker.mail.transports import make_transport
     from srz_tracker.notify.delivery import deliver
-    from srz_tracker.notify.passes import default_holder, make_calendar
+    from srz_tracker.notify.passes import make_calendar, new_holder_id
     from srz_tracker.notify.planner import plan_notifications
     from srz_tracker.store import db
 
@@ -138,7 +138,7 @@ def smtp(url: str, host: str, port: int) -> dict[str, Any]:
         BENCH_NOW,
         factory,
         Renderer(settings.templates_dir),
-        default_holder(),
+        new_holder_id(),
         settings.mail_from,
     )
     seconds = time.perf_counter() - started

@@ -7,7 +7,9 @@ Precedence for the database: ``--db URL`` > ``SRZ_DATABASE_URL`` > config file >
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
+import re
 import sys
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -123,7 +125,68 @@ def _parse_date_list(values: Any, where: str) -> frozenset[dt.date]:
     return frozenset(out)
 
 
-def _parse_bool(value: Any, name: str) -> bool:
+class _Reader:
+    """Values from the environment over the config file, each with the words that name
+    it in an error: ``配置项 smtp.port（环境变量 SRZ_SMTP_PORT）``."""
+
+    def __init__(self, data: dict[str, Any], path: Path | None, env: Any) -> None:
+        self.data = data
+        self.path = path
+        self.env = env
+
+    def get(self, key: str, env_key: str | None = None, default: Any = None) -> tuple[Any, str]:
+        # An empty variable counts as unset (``SRZ_SEND_HOUR= srz ...``).
+        if env_key and self.env.get(env_key):
+            return self.env[env_key], f"配置项 {key}（环境变量 {env_key}）"
+        table: Any = self.data
+        *sections, name = key.split(".")
+        for section in sections:
+            table = table.get(section, {})
+        # Only a value read from the file can be wrong; defaults are not.
+        return table.get(name, default), f"配置项 {key}（配置文件 {self.path}）"
+
+
+def _shown(value: Any) -> str:
+    """A wrong value as the user wrote it: TOML's true/false, a string quoted."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+def _parse_int(value: Any, label: str, low: int, high: int | None, expected: str) -> int:
+    """An integer in ``[low, high]``: a TOML integer (or a whole float such as 900.0) or
+    its text (environment variables are text)."""
+    whole = (
+        (isinstance(value, int) and not isinstance(value, bool))
+        or (isinstance(value, float) and value.is_integer())
+        or (isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", value) is not None)
+    )
+    if not whole:
+        raise ConfigError(f"{label}应为整数，而不是 {_shown(value)}")
+    number = int(value)
+    if number < low or (high is not None and number > high):
+        raise ConfigError(f"{label}应为{expected}，而不是 {number}")
+    return number
+
+
+def _parse_seconds(value: Any, label: str) -> float:
+    """A duration in seconds greater than 0 (integer or decimal)."""
+    number: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+    if number is None:
+        raise ConfigError(f"{label}应为数字（秒），而不是 {_shown(value)}")
+    if not (math.isfinite(number) and number > 0):
+        raise ConfigError(f"{label}应为大于 0 的秒数，而不是 {_shown(value)}")
+    return number
+
+
+def _parse_bool(value: Any, label: str) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -131,7 +194,7 @@ def _parse_bool(value: Any, name: str) -> bool:
         return True
     if text in ("0", "false", "no", "off"):
         return False
-    raise ConfigError(f"{name} 应为 true 或 false，而不是 {value!r}")
+    raise ConfigError(f"{label}应为 true 或 false，而不是 {_shown(value)}")
 
 
 _KNOWN_TOP = {
@@ -190,39 +253,39 @@ def load_settings(
     cal = data.get("calendar", {})
     where = str(path) if path else "config"
 
+    read = _Reader(data, path, env)
+
     def pick(env_key: str, file_value: Any) -> Any:
         return env[env_key] if env.get(env_key) else file_value
 
     security = str(pick("SRZ_SMTP_SECURITY", smtp_data.get("security", "ssl"))).lower()
     if security not in ("ssl", "starttls", "none"):
         raise ConfigError(f"SMTP security 应为 ssl、starttls 或 none，而不是 {security!r}")
-    port_raw = pick("SRZ_SMTP_PORT", smtp_data.get("port"))
-    try:
-        port = int(port_raw) if port_raw not in (None, "") else None
-    except ValueError:
-        raise ConfigError(f"SMTP 端口应为数字，而不是 {port_raw!r}") from None
+    port_raw, port_label = read.get("smtp.port", "SRZ_SMTP_PORT")
+    port = None
+    if port_raw not in (None, ""):
+        port = _parse_int(port_raw, port_label, 1, 65535, " 1 到 65535 之间的整数")
+    timeout_raw, timeout_label = read.get("smtp.timeout_seconds", default=30.0)
     smtp = SmtpSettings(
         host=pick("SRZ_SMTP_HOST", smtp_data.get("host")) or None,
         port=port,
         user=pick("SRZ_SMTP_USER", smtp_data.get("user")) or None,
         password=pick("SRZ_SMTP_PASSWORD", smtp_data.get("password")) or None,
         security=security,
-        timeout_seconds=float(smtp_data.get("timeout_seconds", 30.0)),
+        timeout_seconds=_parse_seconds(timeout_raw, timeout_label),
     )
     transport = pick("SRZ_TRANSPORT", data.get("transport"))
     if transport is not None and transport not in ("smtp", "maildir", "console", "null"):
         raise ConfigError(f"transport 应为 smtp、maildir、console 或 null，而不是 {transport!r}")
     if transport == "smtp" and not smtp.host:
         raise ConfigError("transport 为 smtp，但没有配置 SMTP 服务器（SRZ_SMTP_HOST）")
-    send_hour_raw = pick("SRZ_SEND_HOUR", data.get("send_hour"))
+    send_hour_raw, send_hour_label = read.get("send_hour", "SRZ_SEND_HOUR")
     send_hour = None
     if send_hour_raw not in (None, ""):
-        try:
-            send_hour = int(send_hour_raw)
-        except ValueError:
-            raise ConfigError(f"send_hour 应为 0 到 23 的整点，而不是 {send_hour_raw!r}") from None
-        if not 0 <= send_hour <= 23:
-            raise ConfigError(f"send_hour 应为 0 到 23 的整点，而不是 {send_hour}")
+        send_hour = _parse_int(send_hour_raw, send_hour_label, 0, 23, " 0 到 23 之间的整数（整点）")
+    interval_raw, interval_label = read.get("interval_seconds", default=900)
+    interval_seconds = _parse_int(interval_raw, interval_label, 1, None, "正整数（秒）")
+    weekly_raw, weekly_label = read.get("weekly_summary", "SRZ_WEEKLY_SUMMARY", default=True)
     data_dir = default_data_dir()
     maildir = Path(pick("SRZ_MAILDIR", data.get("maildir")) or data_dir / "maildir")
     settings = Settings(
@@ -238,10 +301,8 @@ def load_settings(
         smtp=smtp,
         transport=transport,
         send_hour=send_hour,
-        interval_seconds=int(data.get("interval_seconds", 900)),
-        weekly_summary=_parse_bool(
-            pick("SRZ_WEEKLY_SUMMARY", data.get("weekly_summary", True)), "weekly_summary"
-        ),
+        interval_seconds=interval_seconds,
+        weekly_summary=_parse_bool(weekly_raw, weekly_label),
         holidays=_parse_date_list(cal.get("holidays"), f"{where}: calendar.holidays"),
         workdays=_parse_date_list(cal.get("workdays"), f"{where}: calendar.workdays"),
         templates_dir=Path(data.get("templates_dir", PROJECT_ROOT / "email_templates")),

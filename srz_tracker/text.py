@@ -1,4 +1,8 @@
-"""Chinese formatting helpers shared by the email templates, the CLI and the reports."""
+"""Chinese formatting helpers shared by the email templates, the CLI and the reports.
+
+Percentages come on two scales, and each has its own function so that a caller cannot
+mix them up: report figures are fractions (``0.925``), the weekly email's completion is
+already a percentage (``92.5``)."""
 
 from __future__ import annotations
 
@@ -37,6 +41,39 @@ def cn_datetime(value: dt.datetime, tz: str = DEFAULT_TZ) -> str:
         value = value.replace(tzinfo=dt.UTC)
     value = value.astimezone(ZoneInfo(tz))
     return f"{cn_date_short(value)} {value:%H:%M}"
+
+
+NO_VALUE = "—"  # shown where a figure has no data (no target, no task, not recorded)
+
+
+def pct_of_fraction(value: float | None) -> str:
+    """``0.925`` → ``92.5%``, ``1.0`` → ``100.0%``: always one decimal, so that a
+    column of report figures lines up; ``None`` → ``—``."""
+    return NO_VALUE if value is None else f"{value:.1%}"
+
+
+def pct_target_of_fraction(value: float | None) -> str:
+    """A target: ``0.9`` → ``90%``, ``0.925`` → ``92.5%`` (one decimal only when the
+    target has one); ``None`` → ``—``."""
+    if value is None:
+        return NO_VALUE
+    whole = round(value * 100, 6) == round(value * 100)
+    return f"{value:.0%}" if whole else f"{value:.1%}"
+
+
+def pct_of_percent(value: float) -> str:
+    """``62.5`` → ``62.5%``, ``100.0`` → ``100%``: a percentage (0-100) rounded to one
+    decimal, the decimal dropped when it is zero."""
+    text = f"{float(value):.1f}"
+    if text.endswith(".0"):
+        text = text[:-2]
+    return text + "%"
+
+
+def wan(value: float | None) -> str:
+    """An amount in 万元 with two decimals and thousands separators: ``1,234.50``;
+    ``None`` → ``—``."""
+    return NO_VALUE if value is None else f"{value:,.2f}"
 
 
 def days_phrase(days_left: int) -> str:

@@ -25,12 +25,11 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import select, update
 
 from srz_tracker.store import db
@@ -267,21 +266,6 @@ class DaemonProcess:
         self._log.close()
 
 
-@pytest.fixture
-def daemons() -> Iterator[Callable[..., DaemonProcess]]:
-    """Factory: ``daemons(db_url, tmp_path, env, *run_args)``; all killed at the end."""
-    started: list[DaemonProcess] = []
-
-    def start(db_url: str, tmp_path: Path, env: dict[str, str], *args: str) -> DaemonProcess:
-        process = DaemonProcess(db_url, tmp_path, env, *args)
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        process.close()
-
-
 def srz_run(
     db_url: str, env: dict[str, str], cwd: Path, *args: str, timeout: float = 30
 ) -> subprocess.CompletedProcess[str]:
@@ -301,32 +285,8 @@ def status_json(db_url: str, env: dict[str, str], cwd: Path) -> tuple[int, dict[
     return result.returncode, json.loads(result.stdout)
 
 
-# ``srz done`` racing the daemon: each driver process runs the real console-script entry
-# point (srz_tracker.cli:main, what the ``srz`` executable calls) once per task, dropping
-# its engine in between so that every call opens its own connection and its own
-# BEGIN IMMEDIATE transaction exactly as a fresh ``srz done`` process does; only the
-# interpreter start-up (0.3 s of CPU per process) is shared.
-DONE_DRIVER = r"""
-import contextlib, io, json, sys, time
-from srz_tracker.store import db
-from srz_tracker.cli import main
-url, ids = sys.argv[1], sys.argv[2:]
-for task_id in ids:
-    err = io.StringIO()
-    sys.argv = ["srz", "--db", url, "done", task_id, "--no-evidence-reason", "racing test"]
-    code, started = 0, time.perf_counter()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        try:
-            main()
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        except BaseException as exc:
-            code, _ = 99, err.write(repr(exc))
-    db.dispose_all()
-    seconds = round(time.perf_counter() - started, 3)
-    result = {"task": task_id, "code": code, "stderr": err.getvalue(), "seconds": seconds}
-    print(json.dumps(result), flush=True)
-"""
+# ``srz done`` racing the daemon: see the script for why it is one process per chunk.
+DONE_DRIVER = Path(__file__).resolve().parent / "scripts" / "done_driver.py"
 
 
 def start_done_drivers(
@@ -335,7 +295,7 @@ def start_done_drivers(
     chunks = [task_ids[i::processes] for i in range(processes)]
     return [
         subprocess.Popen(
-            [sys.executable, "-c", DONE_DRIVER, db_url, *map(str, chunk)],
+            [sys.executable, str(DONE_DRIVER), db_url, *map(str, chunk)],
             env=env,
             cwd=cwd,
             stdout=subprocess.PIPE,

@@ -1,11 +1,6 @@
 """A real SMTP server on loopback (aiosmtpd) for tests, able to misbehave on request.
 
-Use the pytest fixture::
-
-    from tests.smtp_server import smtp_server  # noqa: F401, F811 (the fixture)
-
-(or, to keep ruff's F811 quiet without noqa: ``from tests import smtp_server as
-smtp_server_module`` and ``smtp_server = smtp_server_module.smtp_server``)
+Use the ``smtp_server`` fixture (tests/fixtures/smtp.py, loaded for every test)::
 
     def test_x(smtp_server):
         settings = ...SmtpSettings(host=smtp_server.host, port=smtp_server.port,
@@ -36,13 +31,11 @@ import socket
 import ssl
 import subprocess
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -247,14 +240,3 @@ class SmtpTestServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpTestServer]:
-    """A fresh loopback SMTP server per test (plain SMTP, no TLS, AUTH offered)."""
-    server = SmtpTestServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()

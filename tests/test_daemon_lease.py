@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from tests import daemon_helpers
 from tests.daemon_helpers import (
     SlowSmtpServer,
     driver_results,
@@ -27,18 +26,9 @@ from tests.daemon_helpers import (
     wait_until,
 )
 
-daemons = daemon_helpers.daemons  # the fixture
 pytestmark = pytest.mark.slow
 
 LEASE = 2.0
-
-
-@pytest.fixture
-def smtp() -> SlowSmtpServer:
-    server = SlowSmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_kill_9_mid_delivery_then_restart_loses_nothing_repeats_one_message_at_most(

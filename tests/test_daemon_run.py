@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 
 from srz_tracker.timing.workdays import WorkdayCalendar
-from tests import daemon_helpers
 from tests.daemon_helpers import (
     MuteSmtpServer,
     SlowSmtpServer,
@@ -35,18 +34,9 @@ from tests.daemon_helpers import (
     wait_until,
 )
 
-daemons = daemon_helpers.daemons  # the fixture
 pytestmark = pytest.mark.slow
 
 FAST = ("--interval", "0.3", "--lease-seconds", "3")
-
-
-@pytest.fixture
-def smtp() -> SlowSmtpServer:
-    server = SlowSmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def sent_ids(db_url: str) -> set[str]:
@@ -247,29 +237,7 @@ def test_deploy_files_are_valid() -> None:
     assert int(service["TimeoutStopSec"]) > 30 + 3 * settings.smtp.timeout_seconds + 30
 
 
-STUCK_DAEMON = r"""
-import sys, time
-from srz_tracker.store import db
-from srz_tracker.config import SmtpSettings, load_settings, with_overrides
-from srz_tracker.daemon.run import Daemon, setup_logging
-
-class StuckTransport:
-    description = "a transport stuck beyond every timeout"
-    def __enter__(self):
-        return self
-    def __exit__(self, *exc):
-        pass
-    def send(self, email):
-        print("sending", flush=True)
-        time.sleep(3600)
-
-setup_logging()
-settings = with_overrides(load_settings(db_url=sys.argv[1]), smtp=SmtpSettings(timeout_seconds=0.1))
-daemon = Daemon(db.get_engine(sys.argv[1]), settings, interval=0.3, lease_seconds=30,
-                stop_grace=0, transport_factory=StuckTransport)
-daemon.hard_stop_slack = 0.5
-sys.exit(daemon.run_forever())
-"""
+STUCK_DAEMON = Path(__file__).resolve().parent / "scripts" / "stuck_daemon.py"
 
 
 def test_a_pass_stuck_beyond_every_timeout_cannot_hold_the_stop_forever(
@@ -280,7 +248,7 @@ def test_a_pass_stuck_beyond_every_timeout_cannot_hold_the_stop_forever(
     prepare_database(db_url)
     make_due(db_url)
     proc = subprocess.Popen(
-        [sys.executable, "-c", STUCK_DAEMON, db_url],
+        [sys.executable, str(STUCK_DAEMON), db_url],
         env=srz_env(tmp_path),
         cwd=tmp_path,
         stdout=subprocess.PIPE,

@@ -10,7 +10,7 @@ import pytest
 from srz_tracker.errors import PlanError
 from srz_tracker.plan.schema import load_plan_file
 from tests.srz_cli_helpers import srz
-from tests.test_plan import PLAN_TEXT, Bad
+from tests.test_plan_load import PLAN_TEXT, Bad
 
 KEY_STAFF_CP = '    checkpoint: {due: "06-30", count: 1}\n'
 REPORT = '    recurrence: {type: yearly, due: "12-30"}\n'

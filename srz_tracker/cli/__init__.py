@@ -91,8 +91,8 @@ class SrzCommandError(click.ClickException):
     def show(self, file: IO[Any] | None = None) -> None:
         if isinstance(self.error, InputFileError) and self.error.problems:
             # One "FILE:LINE: message" per line, so that editors and grep can jump to it.
-            for problem in self.error.problems:
-                click.echo(str(problem), err=True, file=file)
+            for line in self.error.shown_lines():
+                click.echo(line, err=True, file=file)
             count = len(self.error.problems)
             click.echo(f"错误：共 {count} 个问题，未写入任何数据。", err=True, file=file)
             return
@@ -105,6 +105,16 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except SrzError as exc:
             raise SrzCommandError(exc) from exc
+        except Exception as exc:
+            # The sessions translate database errors already; this catches one raised
+            # outside them (a pass's own session, a first connect) the same way.
+            if type(exc).__module__.startswith("sqlalchemy"):
+                from srz_tracker.store.failures import as_database_error
+
+                translated = as_database_error(exc)
+                if translated is not None:
+                    raise SrzCommandError(translated) from exc
+            raise
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)

@@ -35,7 +35,8 @@ class CliState:
             from srz_tracker.store import db
             from srz_tracker.store.schema_version import require_current
 
-            engine = db.get_engine(self.settings.database_url)
+            # Never create the file here: only srz init and srz demo make a database.
+            engine = db.get_engine(self.settings.database_url, create=False)
             require_current(engine)
             self._engine = engine
         return self._engine

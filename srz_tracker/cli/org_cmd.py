@@ -41,6 +41,8 @@ def import_command(state: CliState, files: tuple[str, ...], now_text: str | None
     from srz_tracker.tasks.intake import import_directory
 
     data, problems = read_directory(list(files))
+    for path, encoding in data.encodings.items():
+        click.echo(f"注意：{path} 不是 UTF-8 编码，已按 {encoding} 读取")
     now = parse_now(now_text)
     with db.write_session(state.engine) as session:
         r, tasks = import_directory(session, data, now, current_actor(), problems)

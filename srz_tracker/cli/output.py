@@ -36,12 +36,15 @@ def print_table(
 
 
 def print_csv(columns: Sequence[tuple[str, str]], rows: Sequence[dict[str, Any]]) -> None:
+    from srz_tracker.exports import csv_text
+
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow([key for key, _h in columns])
     for row in rows:
-        # Machine-readable: booleans as true/false, like the keys in the header.
-        writer.writerow([_fmt(row.get(key), words=False) for key, _h in columns])
+        # Machine-readable: booleans as true/false, like the keys in the header. Text
+        # (names, notes) that a spreadsheet would run as a formula is quoted.
+        writer.writerow([_fmt(csv_text(row.get(key)), words=False) for key, _h in columns])
     click.echo(buf.getvalue(), nl=False)
 
 

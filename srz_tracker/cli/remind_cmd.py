@@ -53,8 +53,10 @@ def remind_command(state: CliState, now_text: str | None, dry_run: bool, weekly:
     def show(email) -> None:  # type: ignore[no-untyped-def]
         sent_lines.append(f"已发送：{email.subject} → {', '.join(a for a, _ in email.to)}")
 
-    with held_lease(engine, now):
-        result = run_pass(engine, state.settings, now, on_message=show, weekly=weekly)
+    with held_lease(engine, now) as holder:
+        result = run_pass(
+            engine, state.settings, now, on_message=show, weekly=weekly, holder=holder
+        )
     for line in sent_lines:
         click.echo(line)
     r = result.as_dict()

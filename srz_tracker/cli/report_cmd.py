@@ -50,7 +50,7 @@ def report_command(
     """
     from pathlib import Path
 
-    from srz_tracker.clock import parse_now
+    from srz_tracker.clock import check_year, parse_now
     from srz_tracker.errors import UsageError
     from srz_tracker.report.build import build_report
     from srz_tracker.store import db
@@ -70,6 +70,8 @@ def report_command(
     if path is not None:
         _check_writable(path)
     now = parse_now(now_text)
+    if year is not None:
+        check_year(year, "--year")
     with db.read_session(state.engine) as session:
         report = build_report(session, now, year, city)
     if fmt == "table":

@@ -1,5 +1,5 @@
 """Reading the directory: institutions (with their CATL / CMA status) and contacts,
-from CSV (UTF-8, with or without Excel's BOM) or XLSX.
+from CSV or XLSX (``directory.files`` reads them within bounds).
 
 Which table a sheet or CSV holds is told by its header row. Every row is validated
 before anything is written; each problem names the file, the row and the column.
@@ -7,15 +7,14 @@ before anything is written; each problem names the file, the row and the column.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from srz_tracker.directory.files import Row, read_tables
 from srz_tracker.errors import DirectoryError, Problem
 from srz_tracker.kinds import CertStatus, ContactRole, Scope
 
@@ -118,6 +117,8 @@ class ContactRow:
 class DirectoryData:
     institutions: list[InstitutionRow] = field(default_factory=list)
     contacts: list[ContactRow] = field(default_factory=list)
+    # file -> encoding, for the CSV files that were not UTF-8 (the CLI says so)
+    encodings: dict[str, str] = field(default_factory=dict)
 
 
 def valid_email(value: str) -> bool:
@@ -150,7 +151,7 @@ _RowParser = Callable[[str, dict[str, str], "DirectoryData", list[Problem]], Non
 
 
 def _find_header(
-    rows: list[list[Any]],
+    rows: list[Row],
 ) -> tuple[int, list[str], _RowParser, dict[str, int], tuple[str, ...]] | None:
     """The header is the first row that names the columns; a title row above it (as
     office spreadsheets often have) is skipped. Row numbers stay those of the sheet."""
@@ -165,9 +166,7 @@ def _find_header(
     return None
 
 
-def _parse_table(
-    source: str, rows: list[list[Any]], out: DirectoryData, problems: list[Problem]
-) -> None:
+def _parse_table(source: str, rows: list[Row], out: DirectoryData, problems: list[Problem]) -> None:
     if not rows:
         problems.append(Problem(source, "没有表头行"))
         return
@@ -303,15 +302,6 @@ def _contact_row(
         )  # type: ignore[arg-type]
 
 
-def _read_csv(path: Path, problems: list[Problem]) -> list[list[Any]]:
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        problems.append(Problem(str(path), "CSV 文件不是 UTF-8 编码（Excel 请另存为“CSV UTF-8”）"))
-        return []
-    return list(csv.reader(io.StringIO(text)))
-
-
 def read_directory_files(paths: list[str | Path]) -> DirectoryData:
     """Read and validate every file; raise ``DirectoryError`` with every problem found."""
     out, problems = read_directory(paths)
@@ -331,24 +321,11 @@ def read_directory(paths: list[str | Path]) -> tuple[DirectoryData, list[Problem
         if not path.is_file():
             problems.append(Problem(str(path), "文件不存在"))
             continue
-        suffix = path.suffix.lower()
-        if suffix == ".csv":
-            _parse_table(str(path), _read_csv(path, problems), out, problems)
-        elif suffix in (".xlsx", ".xlsm"):
-            from openpyxl import load_workbook
-
-            try:
-                wb = load_workbook(path, read_only=True, data_only=True)
-            except Exception as exc:
-                problems.append(Problem(str(path), f"无法读取 XLSX 文件：{exc}"))
-                continue
-            for ws in wb.worksheets:
-                rows = [list(r) for r in ws.iter_rows(values_only=True)]
-                if rows:
-                    _parse_table(f"{path} [{ws.title}]", rows, out, problems)
-            wb.close()
-        else:
-            problems.append(Problem(str(path), "只支持 .csv 与 .xlsx 文件"))
+        tables, encoding = read_tables(path, problems)
+        if encoding is not None:
+            out.encodings[str(path)] = encoding
+        for source, rows in tables:
+            _parse_table(source, rows, out, problems)
     seen: dict[str, str] = {}
     for row in out.institutions:
         if row.name in seen:

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from srz_tracker.directory.read import DirectoryData
 from srz_tracker.errors import DirectoryError, NotFound, Problem, UsageError
 from srz_tracker.kinds import CertKind, CertStatus, Scope
-from srz_tracker.store.models import AuditEvent, Certification, City, Contact
+from srz_tracker.store import audit
+from srz_tracker.store.models import Certification, City, Contact
 from srz_tracker.store.models import Institution as Inst
 
 
@@ -128,14 +129,8 @@ def import_directory(
         else:
             contact.name, contact.phone, contact.active = row.name, row.phone, True
             c_updated += 1
-    session.add(
-        AuditEvent(
-            at=now,
-            actor=actor,
-            action="import",
-            detail={"institutions": len(data.institutions), "contacts": len(data.contacts)},
-        )
-    )
+    detail = {"institutions": len(data.institutions), "contacts": len(data.contacts)}
+    audit.record(session, now, actor, "import", detail)
     session.flush()
     session.expire_all()
     return ImportResult(created, updated, c_created, c_updated)
@@ -186,18 +181,12 @@ def set_certification(
     if inst is None:
         raise NotFound(f"未知的机构 {institution_name!r}（用 srz org list 查看机构）")
     _apply_cert(session, inst, kind, status, on, number)
-    session.add(
-        AuditEvent(
-            at=now,
-            actor=actor,
-            action="cert",
-            detail={
-                "institution": inst.name,
-                "kind": kind,
-                "status": status,
-                "on": on.isoformat() if on else None,
-                "number": number,
-            },
-        )
-    )
+    detail = {
+        "institution": inst.name,
+        "kind": kind,
+        "status": status,
+        "on": on.isoformat() if on else None,
+        "number": number,
+    }
+    audit.record(session, now, actor, "cert", detail)
     session.flush()

@@ -63,7 +63,14 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from srz_tracker.errors import SrzError
 from srz_tracker.mail.samples import sample_contexts
-from srz_tracker.text import cn_date, cn_date_short, cn_datetime, days_phrase, sanitize_header
+from srz_tracker.text import (
+    cn_date,
+    cn_date_short,
+    cn_datetime,
+    days_phrase,
+    pct_of_percent,
+    sanitize_header,
+)
 
 KINDS: tuple[str, ...] = (
     "reminder",
@@ -104,14 +111,6 @@ class RenderedEmail:
 
 def template_name(kind: str, part: str) -> str:
     return f"{kind}.{part}.j2"
-
-
-def pct(value: float) -> str:
-    """``62.5%``, ``100%``: a percentage (0-100) with at most one decimal."""
-    text = f"{float(value):.1f}"
-    if text.endswith(".0"):
-        text = text[:-2]
-    return text + "%"
 
 
 def one_line(value: str) -> str:
@@ -163,7 +162,7 @@ class Renderer:
             cn_date_short=cn_date_short,
             cn_datetime=cn_datetime,
             days_phrase=days_phrase,
-            pct=pct,
+            pct=pct_of_percent,
         )
 
     def _render_part(self, kind: str, part: str, context: dict[str, Any]) -> str:

@@ -1,15 +1,25 @@
 """Delivering the outbox: claim, send, mark. At least once, never twice by design.
 
-1. One short transaction claims due rows (``sending``, a claim token, a claim expiry)
-   and gives every message its deterministic Message-ID, stored on its rows.
-2. Each message is rendered and handed to the transport with no transaction open.
-3. One short transaction per message marks its rows sent, failed or backed off.
+1. :func:`claim_messages`: one short transaction claims due rows (``sending``, a claim
+   token, a claim expiry) and gives every message its deterministic Message-ID, stored
+   on its rows.
+2. :meth:`_Pass.send`: each message is rendered (its own short transaction, which cancels
+   rows whose task closed meanwhile) and handed to the transport with no transaction open.
+3. One short transaction per message records what the server said: rows sent; a 5xx
+   for one recipient fails that row only and queues a ``delivery_failure`` notice to the
+   office; a 4xx for one recipient backs that row off; a whole-message 5xx fails the
+   message's rows; a 4xx or a connection error backs them off and ends the pass, the
+   rest going back to ``pending`` unattempted (the server is unwell).
 A crash between 2 and 3 leaves that one message's rows ``sending``; once the claim
 expires they are claimed again and go out with the same Message-ID. Nothing else repeats.
+An exception other than :class:`DeliveryError` from the transport (the daemon's lease
+guard refusing the next message) ends the pass as it is; the daemon then gives the
+claimed rows back with :func:`release_claims`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import uuid
@@ -20,13 +30,15 @@ from typing import Any
 from sqlalchemy import Engine, and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from srz_tracker.directory.contacts import Recipients
 from srz_tracker.errors import DeliveryError
+from srz_tracker.kinds import ContactRole, NotificationKind, NotificationStatus, TaskStatus
 from srz_tracker.mail.context import MessagePlan, group_rows, load_tasks, message_context
-from srz_tracker.mail.mime import OutgoingEmail
 from srz_tracker.mail.render import Renderer
-from srz_tracker.mail.transports import Transport
+from srz_tracker.mail.transports import OutgoingEmail, SendResult, Transport
+from srz_tracker.notify.rows import failure_key, new_notification
 from srz_tracker.store.db import write_session
-from srz_tracker.store.models import Notification, Task
+from srz_tracker.store.models import Contact, Notification, Task
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +67,10 @@ def backoff(attempts: int) -> dt.timedelta:
 
 def _claimable(now: dt.datetime) -> Any:
     return or_(
-        and_(Notification.status == "pending", Notification.next_attempt_at <= now),
-        and_(Notification.status == "sending", Notification.claimed_until < now),
+        and_(
+            Notification.status == NotificationStatus.PENDING, Notification.next_attempt_at <= now
+        ),
+        and_(Notification.status == NotificationStatus.SENDING, Notification.claimed_until < now),
     )
 
 
@@ -66,11 +80,15 @@ def claim(session: Session, now: dt.datetime, holder: str, limit: int = CLAIM_LI
     # task already cancels its pending rows in the same transaction).
     # Correlated per pending row: an IN (closed tasks) list would read every closed
     # task of the history on every pass.
-    closed = select(Task.id).where(Task.id == Notification.task_id, Task.status != "open").exists()
+    closed = (
+        select(Task.id)
+        .where(Task.id == Notification.task_id, Task.status != TaskStatus.OPEN)
+        .exists()
+    )
     session.execute(
         update(Notification)
-        .where(Notification.status == "pending", closed)
-        .values(status="cancelled")
+        .where(Notification.status == NotificationStatus.PENDING, closed)
+        .values(status=NotificationStatus.CANCELLED)
         .execution_options(synchronize_session=False)
     )
     ids = session.scalars(
@@ -81,7 +99,9 @@ def claim(session: Session, now: dt.datetime, holder: str, limit: int = CLAIM_LI
         session.execute(
             update(Notification)
             .where(Notification.id.in_(ids), _claimable(now))
-            .values(status="sending", claimed_by=token, claimed_until=now + CLAIM_TTL)
+            .values(
+                status=NotificationStatus.SENDING, claimed_by=token, claimed_until=now + CLAIM_TTL
+            )
             .execution_options(synchronize_session=False)
         )
     return token
@@ -107,10 +127,10 @@ def release_claims(
         result = session.execute(
             update(Notification)
             .where(
-                Notification.status == "sending",
+                Notification.status == NotificationStatus.SENDING,
                 mine if holder is not None else or_(Notification.claimed_by.is_(None), ~mine),
             )
-            .values(status="pending", claimed_by=None, claimed_until=None)
+            .values(status=NotificationStatus.PENDING, claimed_by=None, claimed_until=None)
             .execution_options(synchronize_session=False)
         )
         return result.rowcount or 0
@@ -120,83 +140,26 @@ def _mail_domain(mail_from: str) -> str:
     return mail_from.rsplit("@", 1)[-1] if "@" in mail_from else "srz-tracker.local"
 
 
-def _notify_office(
-    session: Session, row: Notification, error: str, subject: str, now: dt.datetime
-) -> None:
-    from srz_tracker.directory.contacts import Recipients
+def _rows(session: Session, ids: list[int]) -> list[Notification]:
+    if not ids:
+        return []
+    return list(session.scalars(select(Notification).where(Notification.id.in_(ids))))
 
-    office = Recipients.load(session).office()
-    if not office:
-        log.error(
-            "delivery to %s failed permanently and no office contact exists to tell",
-            row.recipient_email,
-        )
-        return
-    for contact in office:
-        if contact.email.lower() == row.recipient_email:
-            log.error("delivery to the office address %s itself failed: %s", contact.email, error)
-            continue
-        key = f"fail:{row.id}:{contact.email.lower()}"
-        if session.scalar(select(Notification.id).where(Notification.dedupe_key == key)):
-            continue
-        session.add(
-            Notification(
-                dedupe_key=key,
-                kind="delivery_failure",
-                step="F",
-                task_id=None,
-                city_id=row.city_id,
-                recipient_email=contact.email.lower(),
-                recipient_name=contact.name,
-                recipient_field="to",
-                scheduled_at=now,
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-                payload={
-                    "role": "office",
-                    "failure": {
-                        "recipient_email": row.recipient_email,
-                        "error": error,
-                        "subject": subject,
-                        "task_id": row.task_id,
-                    },
-                },
+
+def claim_messages(engine: Engine, now: dt.datetime, holder: str, domain: str) -> list[list[int]]:
+    """Step 1: claim what is due; returns the row ids of each message, in send order."""
+    with write_session(engine) as session:
+        token = claim(session, now, holder)
+        rows = session.scalars(
+            select(Notification)
+            .where(
+                Notification.claimed_by == token, Notification.status == NotificationStatus.SENDING
             )
-        )
-
-
-def _fail(
-    session: Session,
-    rows: list[Notification],
-    error: str,
-    subject: str,
-    now: dt.datetime,
-    counts: DeliveryCounts,
-) -> None:
-    for row in rows:
-        row.status, row.last_error, row.claimed_until = "failed", error[:2000], None
-        counts.failed += 1
-        if row.kind != "delivery_failure":
-            _notify_office(session, row, error, subject, now)
-
-
-def _retry(
-    rows: list[Notification], error: str, now: dt.datetime, counts: DeliveryCounts, attempted: bool
-) -> list[Notification]:
-    """Back off; returns rows that ran out of attempts."""
-    exhausted = []
-    for row in rows:
-        if attempted:
-            row.attempts += 1
-        if row.attempts >= MAX_ATTEMPTS:
-            exhausted.append(row)
-            continue
-        row.status, row.last_error, row.claimed_until = "pending", error[:2000], None
-        row.next_attempt_at = now + backoff(max(row.attempts, 1))
-        counts.retrying += 1
-    return exhausted
+            .order_by(Notification.id)
+        ).all()
+        plans = group_rows(list(rows), domain)  # sets message_id on the fresh rows
+        session.flush()
+        return [[r.id for r in p.rows] for p in plans]
 
 
 def deliver(
@@ -208,123 +171,220 @@ def deliver(
     mail_from: str,
     on_message: Callable[[OutgoingEmail], None] | None = None,
 ) -> DeliveryCounts:
+    """One delivery pass at ``now``; ``on_message`` is told of each message that went out."""
     counts = DeliveryCounts()
-    domain = _mail_domain(mail_from)
-    with write_session(engine) as session:
-        token = claim(session, now, holder)
-        rows = session.scalars(
-            select(Notification)
-            .where(Notification.claimed_by == token, Notification.status == "sending")
-            .order_by(Notification.id)
-        ).all()
-        plans = group_rows(list(rows), domain)
-        session.flush()
-    if not plans:
+    messages = claim_messages(engine, now, holder, _mail_domain(mail_from))
+    if not messages:
         return counts
-    plan_ids = [[r.id for r in p.rows] for p in plans]
-    transport: Transport | None = None
-    try:
-        for index, ids in enumerate(plan_ids):
-            with write_session(engine) as session:
-                message = _prepare(session, ids, now, renderer, counts)
-            if message is None:
+    run = _Pass(engine, now, renderer, counts, on_message)
+    with contextlib.ExitStack() as stack:
+        transport: Transport | None = None
+        for index, ids in enumerate(messages):
+            email = run.prepare(ids)
+            if email is None:
                 continue
             if transport is None:
-                transport = transport_factory().__enter__()
-            try:
-                result = transport.send(message)
-            except DeliveryError as exc:
-                with write_session(engine) as session:
-                    batch = _rows(session, ids)
-                    if exc.permanent:
-                        _fail(session, batch, str(exc), message.subject, now, counts)
-                    else:
-                        gone = _retry(batch, str(exc), now, counts, attempted=True)
-                        _fail(
-                            session,
-                            gone,
-                            f"{exc} (gave up after {MAX_ATTEMPTS} attempts)",
-                            message.subject,
-                            now,
-                            counts,
-                        )
-                        # The server is unwell: leave the rest for the next pass.
-                        rest = _rows(session, [i for ids2 in plan_ids[index + 1 :] for i in ids2])
-                        _retry(rest, f"not attempted: {exc}", now, counts, attempted=False)
-                log.warning(
-                    "delivery of %s failed (%s): %s",
-                    message.message_id,
-                    "permanent" if exc.permanent else "will retry",
-                    exc,
-                )
-                if not exc.permanent:
-                    break
-                continue
-            with write_session(engine) as session:
-                batch = _rows(session, ids)
-                refused = {a.lower(): v for a, v in result.refused.items()}
-                for row in batch:
-                    if row.recipient_email in refused:
-                        code, text = refused[row.recipient_email]
-                        error = f"{code} {text}"
-                        if code >= 500:
-                            _fail(session, [row], error, message.subject, now, counts)
-                        else:
-                            # 4xx for this recipient only: retry it alone, same Message-ID.
-                            gone = _retry([row], error, now, counts, attempted=True)
-                            _fail(session, gone, error, message.subject, now, counts)
-                    else:
-                        row.status, row.sent_at, row.claimed_until = "sent", now, None
-                        row.attempts += 1
-                        counts.sent += 1
-            counts.messages += 1
-            if on_message:
-                on_message(message)
-    finally:
-        if transport is not None:
-            transport.__exit__(None, None, None)
+                # Opened for the first message that goes out: a pass whose rows were all
+                # cancelled never touches the server.
+                transport = stack.enter_context(transport_factory())
+            if not run.send(transport, email, ids, later=messages[index + 1 :]):
+                break
     return counts
 
 
-def _rows(session: Session, ids: list[int]) -> list[Notification]:
-    if not ids:
-        return []
-    return list(session.scalars(select(Notification).where(Notification.id.in_(ids))))
+class _Pass:
+    """Steps 2 and 3 for each claimed message of one pass, adding up ``counts``."""
 
+    def __init__(
+        self,
+        engine: Engine,
+        now: dt.datetime,
+        renderer: Renderer,
+        counts: DeliveryCounts,
+        on_message: Callable[[OutgoingEmail], None] | None,
+    ) -> None:
+        self.engine, self.now, self.renderer = engine, now, renderer
+        self.counts, self.on_message = counts, on_message
 
-def _prepare(
-    session: Session, ids: list[int], now: dt.datetime, renderer: Renderer, counts: DeliveryCounts
-) -> OutgoingEmail | None:
-    """Render one message; rows whose task closed meanwhile are cancelled, not sent."""
-    rows = _rows(session, ids)
-    tasks = load_tasks(session, {r.task_id for r in rows if r.task_id})
-    live = []
-    for row in rows:
-        if row.task_id is not None and (
-            row.task_id not in tasks or tasks[row.task_id].status != "open"
-        ):
-            row.status, row.claimed_until = "cancelled", None
-            counts.cancelled += 1
-        else:
-            live.append(row)
-    if not live:
-        return None
-    plan = MessagePlan(live[0].message_id or "", live)
-    kind, context = message_context(session, plan, tasks, now)
-    try:
-        rendered = renderer.render(kind, context)
-    except Exception as exc:  # a template bug must not stop the pass or lose the rows
-        log.exception("rendering %s failed", kind)
-        _fail(session, live, f"template error: {exc}", kind, now, counts)
-        return None
-    if not plan.to:
-        _fail(session, live, "no To recipient", rendered.subject, now, counts)
-        return None
-    return OutgoingEmail(
-        message_id=plan.message_id,
-        to=plan.to,
-        cc=plan.cc,
-        subject=rendered.subject,
-        text=rendered.text,
-        html=rendered.html,
-    )
+    # step 2 ----------------------------------------------------------------------------
+
+    def prepare(self, ids: list[int]) -> OutgoingEmail | None:
+        """Render one message; rows whose task closed meanwhile are cancelled, not sent."""
+        with write_session(self.engine) as session:
+            rows = _rows(session, ids)
+            tasks = load_tasks(session, {r.task_id for r in rows if r.task_id})
+            live = []
+            for row in rows:
+                if row.task_id is not None and (
+                    row.task_id not in tasks or tasks[row.task_id].status != TaskStatus.OPEN
+                ):
+                    row.status, row.claimed_until = NotificationStatus.CANCELLED, None
+                    self.counts.cancelled += 1
+                else:
+                    live.append(row)
+            if not live:
+                return None
+            plan = MessagePlan(live[0].message_id or "", live)
+            kind, context = message_context(session, plan, tasks, self.now)
+            try:
+                rendered = self.renderer.render(kind, context)
+            except Exception as exc:  # a template bug must not stop the pass or lose the rows
+                log.exception("rendering %s failed", kind)
+                self._fail(session, live, f"template error: {exc}", kind)
+                return None
+            if not plan.to:
+                self._fail(session, live, "no To recipient", rendered.subject)
+                return None
+            return OutgoingEmail(
+                message_id=plan.message_id,
+                to=plan.to,
+                cc=plan.cc,
+                subject=rendered.subject,
+                text=rendered.text,
+                html=rendered.html,
+            )
+
+    def send(
+        self, transport: Transport, email: OutgoingEmail, ids: list[int], later: list[list[int]]
+    ) -> bool:
+        """Send one message (no transaction open) and record the outcome; False when the
+        pass must stop here, ``later`` (the messages not tried yet) backed off."""
+        try:
+            result = transport.send(email)
+        except DeliveryError as exc:
+            with write_session(self.engine) as session:
+                if exc.permanent:
+                    self._fail(session, _rows(session, ids), str(exc), email.subject)
+                else:
+                    rest = _rows(session, [i for message in later for i in message])
+                    self._server_unwell(session, _rows(session, ids), rest, exc, email.subject)
+            log.warning(
+                "delivery of %s failed (%s): %s",
+                email.message_id,
+                "permanent" if exc.permanent else "will retry",
+                exc,
+            )
+            return exc.permanent
+        with write_session(self.engine) as session:
+            self._delivered(session, _rows(session, ids), result, email.subject)
+        self.counts.messages += 1
+        if self.on_message:
+            self.on_message(email)
+        return True
+
+    # step 3 ----------------------------------------------------------------------------
+
+    def _delivered(
+        self, session: Session, rows: list[Notification], result: SendResult, subject: str
+    ) -> None:
+        """The server took the message; it may still have refused some recipients."""
+        refused = {a.lower(): v for a, v in result.refused.items()}
+        for row in rows:
+            if row.recipient_email not in refused:
+                row.status, row.sent_at, row.claimed_until = NotificationStatus.SENT, self.now, None
+                row.attempts += 1
+                self.counts.sent += 1
+                continue
+            code, text = refused[row.recipient_email]
+            error = f"{code} {text}"
+            if code >= 500:
+                self._fail(session, [row], error, subject)
+            else:
+                # 4xx for this recipient only: retry it alone, same Message-ID.
+                self._fail(session, self._back_off([row], error, attempted=True), error, subject)
+
+    def _server_unwell(
+        self,
+        session: Session,
+        rows: list[Notification],
+        rest: list[Notification],
+        exc: DeliveryError,
+        subject: str,
+    ) -> None:
+        """A 4xx or connection error for the whole message: back it off (failing rows out
+        of attempts) and leave the rest of the pass for the next one."""
+        gone = self._back_off(rows, str(exc), attempted=True)
+        self._fail(session, gone, f"{exc} (gave up after {MAX_ATTEMPTS} attempts)", subject)
+        self._back_off(rest, f"not attempted: {exc}", attempted=False)
+
+    def _back_off(
+        self, rows: list[Notification], error: str, attempted: bool
+    ) -> list[Notification]:
+        """Back off; returns the rows that ran out of attempts (left for the caller to
+        fail). Rows not ``attempted`` keep their count, so they never run out here."""
+        exhausted = []
+        for row in rows:
+            if attempted:
+                row.attempts += 1
+                if row.attempts >= MAX_ATTEMPTS:
+                    exhausted.append(row)
+                    continue
+            row.status, row.last_error, row.claimed_until = (
+                NotificationStatus.PENDING,
+                error[:2000],
+                None,
+            )
+            row.next_attempt_at = self.now + backoff(max(row.attempts, 1))
+            self.counts.retrying += 1
+        return exhausted
+
+    def _fail(self, session: Session, rows: list[Notification], error: str, subject: str) -> None:
+        office: list[Contact] | None = None
+        for row in rows:
+            row.status, row.last_error, row.claimed_until = (
+                NotificationStatus.FAILED,
+                error[:2000],
+                None,
+            )
+            self.counts.failed += 1
+            if (
+                row.kind != NotificationKind.DELIVERY_FAILURE
+            ):  # a failed notice is not noticed again
+                if office is None:
+                    office = Recipients.load(session).office()
+                self._notify_office(session, office, row, error, subject)
+
+    def _notify_office(
+        self,
+        session: Session,
+        office: list[Contact],
+        row: Notification,
+        error: str,
+        subject: str,
+    ) -> None:
+        """Queue a ``delivery_failure`` notice about ``row`` to each office address."""
+        if not office:
+            log.error(
+                "delivery to %s failed permanently and no office contact exists to tell",
+                row.recipient_email,
+            )
+            return
+        for contact in office:
+            if contact.email.lower() == row.recipient_email:
+                log.error(
+                    "delivery to the office address %s itself failed: %s", contact.email, error
+                )
+                continue
+            key = failure_key(row.id, contact.email)
+            if session.scalar(select(Notification.id).where(Notification.dedupe_key == key)):
+                continue
+            failure = {
+                "recipient_email": row.recipient_email,
+                "error": error,
+                "subject": subject,
+                "task_id": row.task_id,
+            }
+            session.add(
+                new_notification(
+                    dedupe_key=key,
+                    kind=NotificationKind.DELIVERY_FAILURE,
+                    step="F",
+                    city_id=row.city_id,
+                    recipient_email=contact.email,
+                    recipient_name=contact.name,
+                    role=ContactRole.OFFICE,
+                    payload={"failure": failure},
+                    scheduled_at=self.now,
+                    now=self.now,
+                )
+            )

@@ -52,8 +52,11 @@ def make_calendar(settings: Settings) -> WorkdayCalendar:
     return WorkdayCalendar(holidays=settings.holidays, workdays=settings.workdays)
 
 
-def default_holder() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+def new_holder_id() -> str:
+    """Who claims rows and holds the sender lease: ``host:pid:random``. The random part
+    tells apart two holders in one process and a pid the system has reused; claim tokens
+    are this id, a colon and more (see ``release_claims``)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
 
 
 def run_pass(
@@ -79,7 +82,7 @@ def run_pass(
         now,
         transport_factory or (lambda: make_transport(settings)),
         renderer or Renderer(settings.templates_dir),
-        holder or default_holder(),
+        holder or new_holder_id(),
         settings.mail_from,
         on_message=on_message,
     )

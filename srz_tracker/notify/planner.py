@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, joinedload
 from srz_tracker.clock import local_date
 from srz_tracker.directory.contacts import Recipient, Recipients
 from srz_tracker.kinds import NotificationStatus, TaskStatus
+from srz_tracker.notify.rows import notification_values, task_step_key
 from srz_tracker.store.models import Notification, Obligation, Plan, Task
 from srz_tracker.timing.steps import Policy, Step, TaskTiming, decide, steps_for
 from srz_tracker.timing.workdays import WorkdayCalendar
@@ -40,10 +41,6 @@ class PlanCounts:
     skipped: int = 0
     no_recipients: int = 0
     weekly: int = 0
-
-
-def dedupe_key(task_id: int, due_on: dt.date, step: str, email: str) -> str:
-    return f"t{task_id}:{due_on.isoformat()}:{step}:{email}"
 
 
 def task_timing(task: Task) -> TaskTiming:
@@ -113,25 +110,20 @@ def _row_values(
     now: dt.datetime,
 ) -> list[dict[str, Any]]:
     return [
-        {
-            "dedupe_key": dedupe_key(task.id, task.due_on, step.label, r.email),
-            "kind": step.kind,
-            "step": step.label,
-            "task_id": task.id,
-            "city_id": task.city_id,
-            "recipient_email": r.email,
-            "recipient_name": r.name,
-            "recipient_field": r.field,
-            "scheduled_at": step.send_at,
-            "status": status,
-            "attempts": 0,
-            "next_attempt_at": (
-                max(step.send_at, now) if status == NotificationStatus.PENDING else step.send_at
-            ),
-            "payload": {"role": r.role},
-            "created_at": now,
-            "last_error": None,
-        }
+        notification_values(
+            dedupe_key=task_step_key(task.id, task.due_on, step.label, r.email),
+            kind=step.kind,
+            step=step.label,
+            task_id=task.id,
+            city_id=task.city_id,
+            recipient_email=r.email,
+            recipient_name=r.name,
+            recipient_field=r.field,
+            role=r.role,
+            scheduled_at=step.send_at,
+            status=status,
+            now=now,
+        )
         for r in recipients
     ]
 

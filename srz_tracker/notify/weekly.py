@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from srz_tracker.clock import local_date
-from srz_tracker.kinds import ContactRole, NotificationKind, NotificationStatus, Scope
+from srz_tracker.kinds import ContactRole, NotificationKind, Scope
+from srz_tracker.notify.rows import new_notification, weekly_key
 from srz_tracker.store.models import Contact, Notification
 from srz_tracker.tasks.query import latest_plan
 from srz_tracker.text import week_label
@@ -51,7 +52,7 @@ def plan_weekly(
         )
         .order_by(Contact.id)
     ).all()
-    keys = [f"weekly:{c.city_id}:{week}:{c.email.lower()}" for c in contacts]
+    keys = [weekly_key(c.city_id, week, c.email) for c in contacts]
     # The exact keys through the unique index (a LIKE 'weekly:%:<week>:%' would read the
     # whole outbox history on every pass of the week).
     done_keys: set[str] = set()
@@ -68,21 +69,17 @@ def plan_weekly(
             continue
         done_keys.add(key)
         session.add(
-            Notification(
+            new_notification(
                 dedupe_key=key,
                 kind=NotificationKind.WEEKLY_SUMMARY,
                 step=week,
-                task_id=None,
                 city_id=contact.city_id,
-                recipient_email=contact.email.lower(),
+                recipient_email=contact.email,
                 recipient_name=contact.name,
-                recipient_field="to",
+                role=ContactRole.CONTACT,
+                payload={"week": week},
                 scheduled_at=send_at,
-                status=NotificationStatus.PENDING,
-                attempts=0,
-                next_attempt_at=max(send_at, now),
-                payload={"role": ContactRole.CONTACT, "week": week},
-                created_at=now,
+                now=now,
             )
         )
         added += 1

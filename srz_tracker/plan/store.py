@@ -15,7 +15,8 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from srz_tracker.plan.schema import PlanSpec
 from srz_tracker.kinds import PlanYearState
-from srz_tracker.store.models import AuditEvent, City, CityTarget, Obligation, Plan, PlanYear
+from srz_tracker.store import audit
+from srz_tracker.store.models import City, CityTarget, Obligation, Plan, PlanYear
 
 
 @dataclass
@@ -113,19 +114,13 @@ def store_plan(
     flag_modified(plan, "document")  # the same dict may have been flushed already
     session.flush()
     store_years(session, plan.id, document["years"], closes_on_rule(document))
-    session.add(
-        AuditEvent(
-            at=now,
-            actor=actor,
-            action="load",
-            detail={
-                "plan": spec.key,
-                "file": spec.source_path,
-                "sha256": spec.sha256,
-                "years": document["years"],
-            },
-        )
-    )
+    detail = {
+        "plan": spec.key,
+        "file": spec.source_path,
+        "sha256": spec.sha256,
+        "years": document["years"],
+    }
+    audit.record(session, now, actor, "load", detail)
     session.expire_all()
     return LoadResult(spec.key, created, len(spec.obligations), document["years"])
 

@@ -16,6 +16,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from srz_tracker.exports import csv_text
+from srz_tracker.text import cn_date_short, pct_of_fraction, pct_target_of_fraction, wan
+
 REPORT_FILE_STEM = "绩效自评"
 
 
@@ -179,8 +182,6 @@ def all_rows(report: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def subtitle(report: dict[str, Any]) -> str:
-    from srz_tracker.text import cn_date_short
-
     today = cn_date_short(dt.date.fromisoformat(report["today"]))
     return (
         f"年度：{report['year']}　　统计日：{today}"
@@ -190,21 +191,6 @@ def subtitle(report: dict[str, Any]) -> str:
 
 
 # --- text for people --------------------------------------------------------------------
-
-
-def pct(v: float | None) -> str:
-    return "—" if v is None else f"{v:.1%}"
-
-
-def pct_target(v: float | None) -> str:
-    """A target percentage: ``100%``, ``90%``, ``80%`` (one decimal only when needed)."""
-    if v is None:
-        return "—"
-    return f"{v:.0%}" if round(v * 100, 6) == round(v * 100) else f"{v:.1%}"
-
-
-def wan(v: float | None) -> str:
-    return "—" if v is None else f"{v:,.2f}"
 
 
 def _plain_verdict(verdict: str, status: str) -> str:
@@ -236,16 +222,18 @@ def summary_cells(
         "institutions": _cell(inst, f"{inst['actual']}/{inst['target'] or '—'}"),
         "quality": _cell(
             q,
-            f"{pct(q['actual'])}（能力验证 {q['passed']}/{q['certified']}，"
+            f"{pct_of_fraction(q['actual'])}（能力验证 {q['passed']}/{q['certified']}，"
             f"申请 {q['applied']}/{q['not_certified']}）",
         ),
-        "completion": _cell(c, f"{pct(c['actual'])}（{c['done_of_due']}/{c['due']}）"),
-        "timeliness": _cell(t, f"{pct(t['actual'])}（{t['on_time']}/{t['done']}）"),
+        "completion": _cell(c, f"{pct_of_fraction(c['actual'])}（{c['done_of_due']}/{c['due']}）"),
+        "timeliness": _cell(t, f"{pct_of_fraction(t['actual'])}（{t['on_time']}/{t['done']}）"),
         "cost": _cell(cost, f"{wan(cost['actual'])}/{wan(cost['target'])}"),
         "incidents": _cell(row["incidents"], str(row["incidents"]["actual"])),
-        "satisfaction": _cell(sat, "未填报" if sat["actual"] is None else pct(sat["actual"])),
+        "satisfaction": _cell(
+            sat, "未填报" if sat["actual"] is None else pct_of_fraction(sat["actual"])
+        ),
         "dual": (
-            f"{pct(dual['actual'])}（{dual['dual_certified']}/{dual['institutions']}）"
+            f"{pct_of_fraction(dual['actual'])}（{dual['dual_certified']}/{dual['institutions']}）"
             + (f"\n{_cell(dual, '').strip()}" if dual["target"] is not None else "")
         ),
     }
@@ -253,17 +241,26 @@ def summary_cells(
 
 def summary_headers(report: dict[str, Any]) -> list[tuple[str, str]]:
     t = report["targets"]
+    goal = {
+        key: pct_target_of_fraction(t[key])
+        for key in (
+            "task_completion_rate",
+            "timeliness_rate",
+            "satisfaction",
+            "region_dual_certified_share",
+        )
+    }
     return [
         ("city", "市级"),
         ("allocation", "项目金额\n（万元）"),
         ("institutions", "参加机构数\n实际/目标"),
         ("quality", "“双认证”工作开展质量\n（目标 100%）"),
-        ("completion", f"项目任务完成率\n（目标 {pct_target(t['task_completion_rate'])}）"),
-        ("timeliness", f"工作开展及时率\n（目标 {pct_target(t['timeliness_rate'])}）"),
+        ("completion", f"项目任务完成率\n（目标 {goal['task_completion_rate']}）"),
+        ("timeliness", f"工作开展及时率\n（目标 {goal['timeliness_rate']}）"),
         ("cost", "项目完成成本\n已支出/金额（万元）"),
         ("incidents", f"重大质量安全事件\n（目标 {t['major_incidents']}）"),
-        ("satisfaction", f"满意度\n（目标 ≥{pct_target(t['satisfaction'])}）"),
-        ("dual", f"双认证占比\n（全区目标 {pct_target(t['region_dual_certified_share'])}）"),
+        ("satisfaction", f"满意度\n（目标 ≥{goal['satisfaction']}）"),
+        ("dual", f"双认证占比\n（全区目标 {goal['region_dual_certified_share']}）"),
     ]
 
 
@@ -271,7 +268,7 @@ def summary_headers(report: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def csv_cell(v: Any) -> Any:
-    return "" if v is None else v
+    return "" if v is None else csv_text(v)
 
 
 def report_csv(report: dict[str, Any]) -> str:

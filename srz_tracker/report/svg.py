@@ -1,12 +1,17 @@
 """Horizontal bar charts as inline SVG (no script, no fonts to fetch): one line per
 city with a label, an optional grey track and marker, the bar and a value label. Each
-bar carries ``data-city``, ``data-key`` and ``data-value`` (the JSON number it shows)."""
+bar carries ``data-city``, ``data-key`` and ``data-value`` (the JSON number it shows).
+
+The chart is returned as :class:`markupsafe.Markup`: every piece of text in it (city
+names, labels, the title) is escaped here, so the HTML template may insert it as is."""
 
 from __future__ import annotations
 
 import math
 from html import escape
 from typing import NamedTuple
+
+from markupsafe import Markup
 
 
 class Bar(NamedTuple):
@@ -30,7 +35,8 @@ def nice_ceiling(x: float) -> float:
     return next(m * power for m in (1, 2, 2.5, 4, 5, 8, 10) if m * power >= x)
 
 
-def bar_chart(title: str, legend: str, bars: list[Bar], scale: float, percent: bool) -> str:
+def bar_chart(title: str, bars: list[Bar], scale: float, percent: bool) -> Markup:
+    """The ``<svg>`` element; ``title`` is its accessible name."""
     label_w, bar_w, value_w, row_h, top = 74, 330, 190, 26, 8
     width, height = label_w + bar_w + value_w, top + row_h * len(bars) + 24
 
@@ -82,7 +88,4 @@ def bar_chart(title: str, legend: str, bars: list[Bar], scale: float, percent: b
             f'fill="#52606d">{text}</text>'
         )
     parts.append("</svg>")
-    return (
-        f'<div class="chart"><h3>{escape(title)}</h3><div class="legend">{legend}</div>'
-        f"{''.join(parts)}</div>"
-    )
+    return Markup("".join(parts))  # safe: every text above went through escape()

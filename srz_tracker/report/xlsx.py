@@ -9,6 +9,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+from srz_tracker.exports import formula_like
 from srz_tracker.report.columns import COLUMNS, DEFINITIONS, all_rows, subtitle, value
 
 TITLE_ROW, SUBTITLE_ROW, HEADER_FIRST, HEADER_LAST = 1, 2, 3, 6
@@ -117,4 +118,17 @@ def write_xlsx(report: dict[str, Any], path: Path) -> None:
         notes.cell(i, 2, text).alignment = Alignment(wrap_text=True, vertical="top")
     wb.properties.title = report["title"]
     wb.properties.creator = "srz-tracker"
+    _text_not_formulas(wb)
     wb.save(path)
+
+
+def _text_not_formulas(wb: Any) -> None:
+    """openpyxl stores any str beginning with ``=`` as a formula; this workbook has none
+    of its own, so every such cell holds data (a city or plan title) and becomes a string
+    cell, quote-prefixed so that editing it in Excel keeps it text."""
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if formula_like(cell.value):
+                    cell.data_type = "s"
+                    cell.quotePrefix = True

@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from srz_tracker.store.failures import database_errors
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
@@ -21,12 +23,12 @@ def _alembic_config(connection: object) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    with engine.begin() as connection:
+    with database_errors(), engine.begin() as connection:
         command.upgrade(_alembic_config(connection), revision)
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
+    with database_errors(), engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from srz_tracker.clock import local_date
 from srz_tracker.kinds import CertKind, CertStatus, PlanYearState, TaskStatus
-from srz_tracker.store.models import AuditEvent, City, Institution, Obligation, Plan, Task
+from srz_tracker.store import audit
+from srz_tracker.store.models import City, Institution, Obligation, Plan, Task
 from srz_tracker.tasks.subjects import Subject, all_subjects
 from srz_tracker.timing.steps import NEEDS_PLANNING
 
@@ -168,15 +169,7 @@ def _reconcile(
         task.status = TaskStatus.NOT_APPLICABLE
         task.updated_at = now
         task.next_step_at = None
-        session.add(
-            AuditEvent(
-                at=now,
-                actor=actor,
-                action="not_applicable",
-                task_id=task.id,
-                detail={"reason": why},
-            )
-        )
+        audit.record(session, now, actor, "not_applicable", {"reason": why}, task_id=task.id)
         from srz_tracker.tasks.ops import cancel_pending
 
         cancel_pending(session, task.id)
@@ -185,15 +178,8 @@ def _reconcile(
         task.status = TaskStatus.OPEN
         task.updated_at = now
         task.next_step_at = NEEDS_PLANNING
-        session.add(
-            AuditEvent(
-                at=now,
-                actor=actor,
-                action="reopen",
-                task_id=task.id,
-                detail={"reason": f"condition {obligation.condition} holds again"},
-            )
-        )
+        reason = f"condition {obligation.condition} holds again"
+        audit.record(session, now, actor, "reopen", {"reason": reason}, task_id=task.id)
         return MaterializeResult(reopened=1)
     if (
         task.status == TaskStatus.OPEN

@@ -17,7 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from srz_tracker.errors import UsageError
-from srz_tracker.store.models import AuditEvent, City, Expense, Incident, Indicator, Plan
+from srz_tracker.store import audit
+from srz_tracker.store.models import City, Expense, Incident, Indicator, Plan
 from srz_tracker.tasks.query import resolve_city
 
 INDICATOR_NAMES = {"satisfaction": "项目实施主体满意度"}
@@ -124,7 +125,7 @@ def add_expense(
         "on": on.isoformat(),
         "note": expense.note,
     }
-    session.add(AuditEvent(at=now, actor=actor, action="expense", detail=detail))
+    audit.record(session, now, actor, "expense", detail)
     return expense
 
 
@@ -187,7 +188,7 @@ def set_indicator(
         "value": str(value),
         "previous": str(previous) if previous is not None else None,
     }
-    session.add(AuditEvent(at=now, actor=actor, action="indicator", detail=detail))
+    audit.record(session, now, actor, "indicator", detail)
     return row, previous
 
 
@@ -209,7 +210,7 @@ def add_incident(
     session.add(incident)
     session.flush()
     detail = {"id": incident.id, "city": city.name, "on": on.isoformat(), "note": text}
-    session.add(AuditEvent(at=now, actor=actor, action="incident", detail=detail))
+    audit.record(session, now, actor, "incident", detail)
     return incident
 
 

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from srz_tracker.errors import NotFound, UsageError
 from srz_tracker.kinds import NotificationStatus, TaskStatus
+from srz_tracker.store import audit
 from srz_tracker.store.models import (
-    AuditEvent,
     City,
     Institution,
     Notification,
@@ -133,11 +133,11 @@ def mark_done(
         task.status, task.completed_on, task.completed_by = TaskStatus.DONE, last, by
         task.next_step_at = None
         cancel_pending(session, task.id)
-        session.add(AuditEvent(at=now, actor=by, action="done", task_id=task.id, detail=detail))
+        audit.record(session, now, by, "done", detail, task_id=task.id)
     else:
         # Progress may have caught up with the checkpoint: re-plan from the new count.
         task.next_step_at = NEEDS_PLANNING
-        session.add(AuditEvent(at=now, actor=by, action="progress", task_id=task.id, detail=detail))
+        audit.record(session, now, by, "progress", detail, task_id=task.id)
     return DoneResult(task, already_done=False, recorded=True)
 
 
@@ -156,11 +156,7 @@ def reopen(session: Session, task: Task, now: dt.datetime, by: str) -> bool:
         if counted:
             max(counted, key=lambda o: (o.occurred_on, o.id)).revoked_at = now
         task.done_count = max(len(counted) - 1, 0)
-    session.add(
-        AuditEvent(
-            at=now, actor=by, action="reopen", task_id=task.id, detail={"previous": previous}
-        )
-    )
+    audit.record(session, now, by, "reopen", {"previous": previous}, task_id=task.id)
     return True
 
 
@@ -173,9 +169,7 @@ def waive(session: Session, task: Task, now: dt.datetime, by: str, reason: str) 
     task.status, task.note, task.updated_at = TaskStatus.WAIVED, reason, now
     task.next_step_at = None
     cancel_pending(session, task.id)
-    session.add(
-        AuditEvent(at=now, actor=by, action="waive", task_id=task.id, detail={"reason": reason})
-    )
+    audit.record(session, now, by, "waive", {"reason": reason}, task_id=task.id)
 
 
 def extend(
@@ -199,15 +193,8 @@ def extend(
             extended_at=now,
         )
     )
-    session.add(
-        AuditEvent(
-            at=now,
-            actor=by,
-            action="extend",
-            task_id=task.id,
-            detail={"from": task.due_on.isoformat(), "to": to.isoformat(), "reason": reason},
-        )
-    )
+    detail = {"from": task.due_on.isoformat(), "to": to.isoformat(), "reason": reason}
+    audit.record(session, now, by, "extend", detail, task_id=task.id)
     task.due_on, task.updated_at = to, now
     # Steps planned for the old date no longer apply; the next pass plans from the new one.
     cancel_pending(session, task.id)

@@ -7,17 +7,11 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-import pytest
 from icalendar import Calendar
 
 from tests.srz_cli_helpers import NN_DUAL, NN_PLAIN, srz, srz_json
 
 NOW = "2023-11-01T10:00"
-
-
-@pytest.fixture
-def loaded(demo_db_url: str) -> str:
-    return demo_db_url
 
 
 def export(db_url: str, path: Path, *args: str) -> Calendar:

@@ -7,7 +7,6 @@ import email.policy
 import io
 import subprocess
 import sys
-import textwrap
 import time
 from email.message import EmailMessage
 from email.utils import getaddresses
@@ -25,10 +24,9 @@ from srz_tracker.mail.transports import (
     SmtpTransport,
     make_transport,
 )
-from tests import smtp_server as smtp_server_module
-from tests.smtp_server import SmtpTestServer, free_port
+from tests.smtp_server import SmtpTestServer, free_port, make_self_signed_cert
 
-smtp_server = smtp_server_module.smtp_server  # the fixture
+SCRIPTS = Path(__file__).resolve().parent / "scripts"
 
 FROM = "srz-tracker@example.org"
 FROM_NAME = "双认证工作提醒"
@@ -300,21 +298,9 @@ def test_no_password_means_no_login_and_no_prompt(
     # yagmail trap (e): with a user but no password it asks the keyring, then prompts on
     # the terminal. Run in a child process with stdin closed and no keyring backend
     # reachable: it must neither prompt nor hang.
-    script = textwrap.dedent(
-        f"""
-        from srz_tracker.config import SmtpSettings
-        from srz_tracker.mail.mime import OutgoingEmail
-        from srz_tracker.mail.transports import SmtpTransport
-        s = SmtpSettings(host={smtp_server.host!r}, port={smtp_server.port}, user="srzbot",
-                         password=None, security="none", timeout_seconds=5)
-        e = OutgoingEmail("<np@srz.example.org>", [("a@example.org", None)], [], "无密码",
-                          "正文", "<p>正文</p>")
-        with SmtpTransport(s, "srz@example.org", "提醒") as t:
-            print("refused", t.send(e).refused)
-        """
-    )
+    host, port = smtp_server.host, smtp_server.port
     done = subprocess.run(
-        [sys.executable, "-c", script],
+        [sys.executable, str(SCRIPTS / "send_without_password.py"), host, str(port)],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -485,7 +471,7 @@ def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
     if shutil.which("openssl") is None:
         pytest.skip("the openssl command is needed to make a test certificate")
-    return smtp_server_module.make_self_signed_cert(tmp_path_factory.mktemp("tls"))
+    return make_self_signed_cert(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.mark.parametrize("security", ["ssl", "starttls"])

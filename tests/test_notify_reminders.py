@@ -9,7 +9,6 @@ import email.utils
 from collections import Counter
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from srz_tracker.clock import parse_now
@@ -52,11 +51,6 @@ def smtp_env(server: SmtpTestServer) -> dict[str, str]:
 
 def settings_for(db_url: str, server: SmtpTestServer) -> Settings:
     return load_settings(db_url=db_url, environ=smtp_env(server))
-
-
-@pytest.fixture
-def loaded(demo_db_url: str) -> str:
-    return demo_db_url
 
 
 def a_pass(db_url: str, server: SmtpTestServer, when: str) -> dict[str, Any]:
@@ -271,38 +265,6 @@ def test_550_fails_one_recipient_only_and_the_office_is_told(
     ]
     assert len(office) == 1
     assert "contact@nanning.example.org" in body_text(office[0])
-
-
-def test_holiday_moves_reminder_before_and_escalation_after() -> None:
-    from zoneinfo import ZoneInfo
-
-    from srz_tracker.timing.steps import DEFAULT_POLICY, Policy, TaskTiming, steps_for
-    from srz_tracker.timing.workdays import WorkdayCalendar
-
-    # 2023-10-05 is a National Day holiday; 2023-10-07 (Saturday) a make-up workday.
-    steps = steps_for(
-        TaskTiming(dt.date(2023, 10, 5)),
-        Policy.merge(DEFAULT_POLICY),
-        WorkdayCalendar(),
-        ZoneInfo("Asia/Shanghai"),
-        until=dt.date(2023, 11, 1),
-    )
-    by_label = {s.label: s for s in steps}
-    assert by_label["R0"].on == dt.date(2023, 9, 28)  # last workday before the holiday
-    assert by_label["R0"].kind == "reminder"  # not "due today": the day is a holiday
-    assert by_label["E1"].on == dt.date(2023, 10, 7)  # the Saturday make-up workday
-    assert by_label["E1"].send_at == dt.datetime(2023, 10, 7, 1, 0, tzinfo=dt.UTC)  # 09:00 +8
-    assert by_label["E7"].on == dt.date(2023, 10, 12)
-    # The report due Saturday 12-30: its "today" reminder goes on Friday 12-29.
-    report = steps_for(
-        TaskTiming(dt.date(2023, 12, 30)),
-        Policy.merge(DEFAULT_POLICY),
-        WorkdayCalendar(),
-        ZoneInfo("Asia/Shanghai"),
-        until=dt.date(2024, 2, 1),
-    )
-    assert {s.label: s.on for s in report}["R0"] == dt.date(2023, 12, 29)
-    assert {s.label: s.on for s in report}["E1"] == dt.date(2024, 1, 2)  # after New Year
 
 
 def test_holiday_override_from_configuration(

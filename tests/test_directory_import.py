@@ -23,7 +23,7 @@ from tests.srz_cli_helpers import (
     srz,
     srz_json,
 )
-from tests.test_plan import PLAN_TABLE
+from tests.test_plan_load import PLAN_TABLE
 
 INST_HEADER = "city,county,name,code,catl_status,catl_date,cma_status,cma_date"
 CONTACT_HEADER = "scope,city,institution,role,name,email,phone"
@@ -283,10 +283,12 @@ def test_bad_rows_leave_a_loaded_directory_untouched(demo_db_url: str, tmp_path:
 
 
 def test_non_utf8_csv(db_url: str, tmp_path: Path) -> None:
+    # GB18030 (Excel on a Chinese Windows) imports now (tests/test_hardening_inputs.py);
+    # bytes that are neither UTF-8 nor GB18030 are still refused.
     _planned(db_url)
     before = row_counts(db_url)
-    path = tmp_path / "gbk.csv"
-    path.write_bytes(SAMPLE_INSTITUTIONS.read_text(encoding="utf-8").encode("gb18030"))
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(SAMPLE_INSTITUTIONS.read_bytes() + b"\xff\x80\n")
     result = srz(db_url, "org", "import", str(path), "--now", NOW, code=2)
     assert f"{path}: " in result.stderr and "不是 UTF-8" in result.stderr
     assert row_counts(db_url) == before

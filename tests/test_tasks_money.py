@@ -53,11 +53,6 @@ def test_bad_shares(text: str) -> None:
         parse_share(text)
 
 
-@pytest.fixture
-def loaded(demo_db_url: str) -> str:
-    return demo_db_url
-
-
 def test_refusals_exit_2_and_write_nothing(loaded: str) -> None:
     before = row_counts(loaded)
     base = ["expense", "add", "--city", "南宁市", "--now", NOW]

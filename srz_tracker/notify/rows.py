@@ -1,0 +1,88 @@
+"""What an outbox row is made of, in one place: its dedupe key formats and the values a
+new row starts with.
+
+Three things plan rows: the planner (task reminders and escalations, also the rows it
+writes as ``skipped``), the weekly summary and delivery (a notice to the office that a
+recipient refused a message for good). They all start a row the same way: no attempt
+yet, due at the later of its scheduled time and now, the recipient's role in the
+payload. The planner inserts its rows as dicts with one multi-row INSERT, so the factory
+gives the values; :func:`new_notification` wraps them in an ORM object for the others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from srz_tracker.kinds import NotificationStatus
+from srz_tracker.store.models import Notification
+
+# -- dedupe keys: the unique index makes a second pass at the same now add nothing -----
+
+
+def task_step_key(task_id: int, due_on: dt.date, step: str, email: str) -> str:
+    """A task's step for one recipient at the task's current due date (an extension
+    gives new keys, so the steps of the new date are planned again)."""
+    return f"t{task_id}:{due_on.isoformat()}:{step}:{email}"
+
+
+def weekly_key(city_id: int | None, week: str, email: str) -> str:
+    return f"weekly:{city_id}:{week}:{email.lower()}"
+
+
+def failure_key(failed_row_id: int, email: str) -> str:
+    """One notice per failed row and office address, however often delivery retries."""
+    return f"fail:{failed_row_id}:{email.lower()}"
+
+
+# -- new rows ---------------------------------------------------------------------------
+
+
+def notification_values(
+    *,
+    dedupe_key: str,
+    kind: str,
+    step: str,
+    recipient_email: str,
+    recipient_name: str | None,
+    role: str,
+    scheduled_at: dt.datetime,
+    now: dt.datetime,
+    task_id: int | None = None,
+    city_id: int | None = None,
+    recipient_field: str = "to",
+    status: NotificationStatus = NotificationStatus.PENDING,
+    payload: dict[str, Any] | None = None,
+    last_error: str | None = None,
+) -> dict[str, Any]:
+    """The column values of a new outbox row.
+
+    A pending row planned late (after downtime) is due now, not in the past it was
+    scheduled for; a row that is not pending keeps its scheduled time. ``payload`` adds
+    to ``{"role": role}``. Every key is always present, because a multi-row INSERT needs
+    the same columns in every row.
+    """
+    return {
+        "dedupe_key": dedupe_key,
+        "kind": kind,
+        "step": step,
+        "task_id": task_id,
+        "city_id": city_id,
+        "recipient_email": recipient_email.lower(),
+        "recipient_name": recipient_name,
+        "recipient_field": recipient_field,
+        "scheduled_at": scheduled_at,
+        "status": status,
+        "attempts": 0,
+        "next_attempt_at": max(scheduled_at, now)
+        if status == NotificationStatus.PENDING
+        else scheduled_at,
+        "payload": {"role": role, **(payload or {})},
+        "created_at": now,
+        "last_error": last_error,
+    }
+
+
+def new_notification(**values: Any) -> Notification:
+    """An outbox row as an ORM object; takes the arguments of :func:`notification_values`."""
+    return Notification(**notification_values(**values))
