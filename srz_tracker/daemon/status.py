@@ -118,7 +118,7 @@ def outbox_status(engine: Engine) -> dict[str, Any]:
 
 
 def collect_status(engine: Engine, settings: Settings, now: dt.datetime | None = None) -> dict:
-    from srz_tracker.notify.passes import calendar_warnings
+    from srz_tracker.notify.passes import startup_warnings
 
     now = now or utcnow()
     return {
@@ -126,5 +126,5 @@ def collect_status(engine: Engine, settings: Settings, now: dt.datetime | None =
         "daemon": daemon_status(engine, now),
         "outbox": outbox_status(engine),
         "config": settings.describe(),
-        "warnings": calendar_warnings(engine, settings),
+        "warnings": startup_warnings(engine, settings, now),
     }

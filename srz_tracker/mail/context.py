@@ -4,7 +4,7 @@ Grouping, per pass:
 - reminders, due-today, checkpoint and office escalations, and delivery-failure notices:
   one email per recipient address, holding all of its items (a digest when more than one);
 - escalations to leaders: one email per city, leaders in To and contacts in Cc;
-- weekly summaries: one email per row.
+- weekly summaries and plan-year closing summaries: one email per row.
 Rows already given a Message-ID (claimed by a pass that died) travel with the rows that
 share it, so a repeated message keeps its Message-ID.
 """
@@ -73,8 +73,8 @@ def _unique(pairs: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]
 def group_key(row: Notification) -> tuple[Any, ...]:
     if row.kind == NotificationKind.ESCALATION_LEADER:
         return ("leaders", row.city_id, row.scheduled_at.date())
-    if row.kind == NotificationKind.WEEKLY_SUMMARY:
-        return ("weekly", row.id)
+    if row.kind in (NotificationKind.WEEKLY_SUMMARY, NotificationKind.YEAR_CLOSED):
+        return (row.kind, row.id)  # an email of its own
     return ("recipient", row.recipient_email)
 
 

@@ -18,7 +18,6 @@ from typing import Any
 from srz_tracker.errors import DeliveryError
 from srz_tracker.text import sanitize_header
 
-
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 

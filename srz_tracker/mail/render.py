@@ -41,12 +41,24 @@ Template context for every kind except ``weekly_summary`` (built by the outbox):
     }
 
 ``delivery_failure`` has ``items == []``. ``digest`` lists its items grouped: overdue
-first (most overdue first), then due today, then upcoming (soonest first).
+first (most overdue first), then due today, then upcoming (soonest first). Every kind
+also has ``"all_items": [item...]`` (``items`` plus those not listed in full),
+``"more": int`` (how many are not) and ``"attachment_name": str | None`` (the workbook
+holding ``all_items`` when ``more``); only a digest leaves items out.
 
 ``weekly_summary`` context: ``plan`` and ``recipient`` as above plus ``"city": str,
 "week": "2023-W51", "open_items": [item...], "due_soon": [item...], "overdue": [item...],
 "done": int, "total": int, "completion_pct": float`` (0-100), ``"next_deadlines":
-[item...]`` and optionally ``"generated_at"``.
+[item...]``, ``"shown_max": int`` (items listed in full per list) and
+``"attachment_name": str | None`` (the workbook of ``open_items`` when a list is longer)
+and optionally ``"generated_at"``.
+
+``year_closed`` context (``notify.closing``): ``plan`` and ``recipient`` as above plus
+``"year": int, "closed_on": date, "closes_on": date | None, "how": "date" | "hand",
+"closed_by": str, "cities": [row...], "region_own": row | None, "total": row,
+"attachment_name": str, "generated_at": datetime`` where a row is ``{"city": str,
+"tasks": int, "done": int, "on_time": int, "late": int, "not_done": int, "completion":
+float | None}`` (completion 0-100).
 """
 
 from __future__ import annotations
@@ -81,6 +93,7 @@ KINDS: tuple[str, ...] = (
     "digest",
     "delivery_failure",
     "weekly_summary",
+    "year_closed",
 )
 SINGLE_ITEM_KINDS: tuple[str, ...] = (
     "reminder",
@@ -231,7 +244,9 @@ def _content_problems(kind: str, context: dict[str, Any], rendered: RenderedEmai
             f"{template_name(kind, 'html')}: 含有脚本或外部资源（{match.group(0)}），"
             "邮件只能使用内联样式"
         )
-    if kind == "weekly_summary":
+    if kind in ("weekly_summary", "year_closed"):
+        if kind == "year_closed" and context["plan"]["contact_line"] not in rendered.text:
+            problems.append(f"{template_name(kind, 'txt')}: 缺少方案联系方式（plan.contact_line）")
         return problems
     plan = context["plan"]
     for item in context["items"]:

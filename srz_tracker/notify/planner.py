@@ -41,6 +41,7 @@ class PlanCounts:
     skipped: int = 0
     no_recipients: int = 0
     weekly: int = 0
+    years_closed: int = 0  # plan years this pass closed (notify.closing)
 
 
 def task_timing(task: Task) -> TaskTiming:

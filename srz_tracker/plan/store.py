@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
-from srz_tracker.plan.schema import PlanSpec
 from srz_tracker.kinds import PlanYearState
+from srz_tracker.plan.schema import PlanSpec
 from srz_tracker.store import audit
 from srz_tracker.store.models import City, CityTarget, Obligation, Plan, PlanYear
 

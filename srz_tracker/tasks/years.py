@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from srz_tracker.clock import local_date
 from srz_tracker.errors import NotFound, UsageError
 from srz_tracker.kinds import NotificationStatus, PlanYearState, TaskStatus
+from srz_tracker.store import audit
 from srz_tracker.store.models import AuditEvent, Notification, Obligation, Plan, PlanYear, Task
 
 CHUNK = 500  # ids per UPDATE ... WHERE id IN (...)
@@ -116,6 +117,7 @@ def close_year(
             .execution_options(synchronize_session=False)
         )
         cancelled += result.rowcount or 0
+        # One multi-row INSERT per chunk: a nationwide year leaves thousands open.
         session.execute(
             insert(AuditEvent),
             [
@@ -131,13 +133,8 @@ def close_year(
         )
     plan_year.state = PlanYearState.CLOSED
     plan_year.closed_at, plan_year.closed_by = now, actor
-    session.add(
-        AuditEvent(
-            at=now,
-            actor=actor,
-            action="close_year",
-            detail={**detail, "tasks": len(ids), "cancelled": cancelled},
-        )
+    audit.record(
+        session, now, actor, "close_year", {**detail, "tasks": len(ids), "cancelled": cancelled}
     )
     session.flush()
     session.expire_all()  # the tasks changed behind the ORM's back
@@ -195,12 +192,12 @@ _COUNTED = (
 )
 
 
-def closed_years(session: Session) -> set[tuple[int, int]]:
-    """(plan id, year) of every closed plan year."""
-    return set(
-        session.execute(
-            select(PlanYear.plan_id, PlanYear.year).where(PlanYear.state == PlanYearState.CLOSED)
-        ).all()
+def any_open_year(session: Session) -> bool:
+    """Whether some loaded plan year is still open (else there is nothing to summarise:
+    every task left is history)."""
+    return (
+        session.scalar(select(PlanYear.id).where(PlanYear.state == PlanYearState.OPEN).limit(1))
+        is not None
     )
 
 
@@ -208,7 +205,13 @@ def ended_years_warning(session: Session, now: dt.datetime) -> str | None:
     """A warning when every loaded plan year is closed or over: nothing current is
     tracked, and the office should load this year."""
     rows = session.execute(
-        select(Plan.key, Plan.source_path, Plan.timezone, PlanYear.year, PlanYear.state)
+        select(
+            Plan.key.label("plan_key"),
+            Plan.source_path,
+            Plan.timezone,
+            PlanYear.year,
+            PlanYear.state,
+        )
         .join(PlanYear, PlanYear.plan_id == Plan.id)
         .order_by(Plan.id, PlanYear.year)
     ).all()
@@ -218,10 +221,11 @@ def ended_years_warning(session: Session, now: dt.datetime) -> str | None:
     if any(r.state == PlanYearState.OPEN and r.year >= this_year for r in rows):
         return None
     years = "、".join(
-        f"{r.year}（{STATE_LABELS[PlanYearState.CLOSED] if r.state == PlanYearState.CLOSED else '已过'}）"
+        f"{r.plan_key} {r.year} 年度（"
+        f"{'已结束' if r.state == PlanYearState.CLOSED else '年度已过，尚待结束'}）"
         for r in rows
     )
     return (
-        f"所有已加载的方案年度均已结束：{years}，不会再有新的提醒。"
-        f"用 srz plan load {rows[-1].source_path} --year {this_year} 加载本年度"
+        f"所有已加载的方案年度均已结束：{years}；不会再有关于本年度的提醒。"
+        f"请用 srz plan load {rows[-1].source_path} --year {this_year} 加载本年度"
     )

@@ -199,17 +199,23 @@ def decide(
     steps: list[Step],
     planned: set[str],
     now: dt.datetime,
-    final_fresh: dt.timedelta = FINAL_STEP_FRESH,
+    final_fresh: dt.timedelta | None = None,
 ) -> Decision:
     """Given the task's steps and the labels that already have outbox rows, which step
     goes out now: the latest one due; older unplanned ones are skipped, not sent.
 
     The latest step stands until the next one comes; the task's last step has no next
-    one, so it is current for ``final_fresh`` only. Later (a plan loaded long after the
-    chain ended, or a long downtime) it is history: skipped like the others."""
+    one, so it is current for ``final_fresh`` only (None: for ever). Later (a plan loaded
+    long after the chain ended, or a long downtime) it is history: skipped like the
+    others."""
     decision = _latest(steps, planned, now)
     last = decision.send
-    if last is not None and last is steps[-1] and now - last.send_at > final_fresh:
+    if (
+        final_fresh is not None
+        and last is not None
+        and last is steps[-1]
+        and now - last.send_at > final_fresh
+    ):
         return Decision(None, (*decision.skipped, last), decision.next_at)
     return decision
 

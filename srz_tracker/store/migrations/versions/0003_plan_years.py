@@ -32,11 +32,16 @@ def upgrade() -> None:
     # The years already loaded stay open, with no closing date until their plan file is
     # loaded again (it may say when they close); nothing closes behind the office's back.
     plans = sa.table(
-        "plans", sa.column("id", sa.Integer), sa.column("year", sa.Integer), sa.column("document", sa.JSON)
+        "plans",
+        sa.column("id", sa.Integer),
+        sa.column("year", sa.Integer),
+        sa.column("document", sa.JSON),
     )
     bind = op.get_bind()
     rows = []
-    for plan_id, year, document in bind.execute(sa.select(plans.c.id, plans.c.year, plans.c.document)):
+    for plan_id, year, document in bind.execute(
+        sa.select(plans.c.id, plans.c.year, plans.c.document)
+    ):
         years = (document or {}).get("years") or [year]
         rows += [{"plan_id": plan_id, "year": int(y), "state": "open"} for y in sorted(set(years))]
     if rows:
