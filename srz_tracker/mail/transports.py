@@ -153,7 +153,8 @@ class SmtpTransport(Transport):
         s = self.smtp_settings
         login = bool(s.user and s.password)
         user = s.user if (login and s.user) else self.from_addr
-        tls = ssl.create_default_context()
+        # Loading the system's CA store takes tens of milliseconds: only when TLS is used.
+        tls = ssl.create_default_context() if s.security != "none" else None
         kwargs: dict[str, Any] = {"timeout": s.timeout_seconds}
         if s.security == "ssl":
             kwargs["context"] = tls
