@@ -308,3 +308,26 @@ def test_status_warns_in_the_autumn_when_next_years_calendar_is_unknown(loaded: 
         "2024 年的法定节假日安排" in w
         for w in startup_warnings(engine, settings, parse_now("2023-11-01T10:00"))
     )
+
+
+def test_srz_run_warns_at_start(loaded: str) -> None:
+    """``srz run`` (here ``--once``, a real process at the real clock) says it too."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    srz_exe = str(Path(sys.executable).with_name("srz"))
+    env = {**os.environ, "SRZ_TRANSPORT": "null", "SRZ_USER": "测试员"}
+    result = subprocess.run(
+        [srz_exe, "--db", loaded, "run", "--once"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "警告：所有已加载的方案年度均已结束" in result.stderr
+    # Its pass closed 2023 (its date is long past) and planned the office's summary.
+    [year] = years(loaded)
+    assert year["state"] == "closed" and year["closed_by"] == "system"

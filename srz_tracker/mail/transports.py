@@ -153,8 +153,7 @@ class SmtpTransport(Transport):
         s = self.smtp_settings
         login = bool(s.user and s.password)
         user = s.user if (login and s.user) else self.from_addr
-        # Loading the system's CA store takes tens of milliseconds: only when TLS is used.
-        tls = ssl.create_default_context() if s.security != "none" else None
+        tls = ssl.create_default_context() if s.security != "none" else None  # CA store: slow
         kwargs: dict[str, Any] = {"timeout": s.timeout_seconds}
         if s.security == "ssl":
             kwargs["context"] = tls
@@ -368,7 +367,6 @@ class ConsoleTransport(Transport):
         lines.append("")
         lines.append(email.text.rstrip("\n"))
         lines.append("")
-        # The console cannot show a workbook: say what travels with the message.
         lines += [f"附件：{a.filename}（{len(a.content):,} 字节）" for a in email.attachments]
         out.write("\n".join(lines) + "\n")
         out.flush()

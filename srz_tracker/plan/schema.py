@@ -111,8 +111,7 @@ class Policy(Model):
     reminders: Annotated[Omittable[tuple[Days, ...]], NonEmpty] = None
     escalations: Omittable[tuple[Escalation, ...]] = None
     repeat_every: Omittable[DaysAfter] = None
-    # How many of those repeats at most; then only the weekly summary and the report.
-    repeat_max: Omittable[Repeats] = None
+    repeat_max: Omittable[Repeats] = None  # then only the weekly summary and the report
 
     @field_validator("reminders")
     @classmethod
@@ -134,17 +133,15 @@ class PlanPolicy(Policy):
 
 
 class YearEnd(Model):
-    """When a plan year closes: a month-day of the following year. The plan states none,
-    so the file says why it chose its date (``assumption``)."""
+    """When a plan year closes: a month-day of the following year (the plan states none:
+    ``assumption`` says why this one)."""
 
     closes: MonthDay
     assumption: Text | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"closes": f"{self.closes[0]:02d}-{self.closes[1]:02d}"}
-        if self.assumption:
-            out["assumption"] = self.assumption
-        return out
+        closes = f"{self.closes[0]:02d}-{self.closes[1]:02d}"
+        return {"closes": closes, **({"assumption": self.assumption} if self.assumption else {})}
 
 
 class Recurrence(Model):
