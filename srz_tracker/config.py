@@ -88,6 +88,7 @@ class Settings:
     send_hour: int | None = None  # overrides the plan's hour when set
     interval_seconds: int = 900
     weekly_summary: bool = True  # the daemon sends each city's weekly summary
+    digest_max_items: int | None = None  # overrides the plan's digest_max_items when set
     holidays: frozenset[dt.date] = frozenset()
     workdays: frozenset[dt.date] = frozenset()
     templates_dir: Path = field(default_factory=lambda: bundled_dir(EMAIL_TEMPLATES))
@@ -118,6 +119,7 @@ class Settings:
             "send_hour": self.send_hour,
             "interval_seconds": self.interval_seconds,
             "weekly_summary": self.weekly_summary,
+            "digest_max_items": self.digest_max_items,
             "holiday_overrides": len(self.holidays),
             "workday_overrides": len(self.workdays),
             "data_dir": str(self.data_dir),
@@ -237,6 +239,7 @@ _KNOWN_TOP = {
     "send_hour",
     "interval_seconds",
     "weekly_summary",
+    "digest_max_items",
     "templates_dir",
     "smtp",
     "calendar",
@@ -332,6 +335,15 @@ def load_settings(
     interval_raw, interval_label = read.get("interval_seconds", default=900)
     interval_seconds = _parse_int(interval_raw, interval_label, 1, None, "正整数（秒）")
     weekly_raw, weekly_label = read.get("weekly_summary", "SRZ_WEEKLY_SUMMARY", default=True)
+    digest_raw = pick("SRZ_DIGEST_MAX_ITEMS", data.get("digest_max_items"))
+    digest_max_items = None
+    if digest_raw not in (None, ""):
+        try:
+            digest_max_items = int(digest_raw)
+        except ValueError:
+            digest_max_items = 0
+        if not 1 <= digest_max_items <= 500:
+            raise ConfigError(f"digest_max_items 应为 1 到 500 的整数，而不是 {digest_raw!r}")
     data_dir = Path(pick("SRZ_DATA_DIR", data.get("data_dir")) or default_data_dir())
     maildir = Path(pick("SRZ_MAILDIR", data.get("maildir")) or default_data_dir() / "maildir")
     settings = Settings(
@@ -348,6 +360,7 @@ def load_settings(
         transport=transport,
         send_hour=send_hour,
         interval_seconds=interval_seconds,
+        digest_max_items=digest_max_items,
         weekly_summary=_parse_bool(weekly_raw, weekly_label),
         holidays=_parse_date_list(cal.get("holidays"), f"{where}: calendar.holidays"),
         workdays=_parse_date_list(cal.get("workdays"), f"{where}: calendar.workdays"),

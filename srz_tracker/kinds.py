@@ -21,6 +21,15 @@ class TaskStatus(enum.StrEnum):
     DONE = "done"
     WAIVED = "waived"
     NOT_APPLICABLE = "not_applicable"
+    # Still open when its plan year closed: final, kept and counted as not done.
+    OVERDUE_AT_CLOSE = "overdue_at_close"
+
+
+class PlanYearState(enum.StrEnum):
+    """A loaded plan year is open until it closes (by its date or ``srz plan close``)."""
+
+    OPEN = "open"
+    CLOSED = "closed"
 
 
 class NotificationStatus(enum.StrEnum):
@@ -46,10 +55,11 @@ class NotificationKind(enum.StrEnum):
     WEEKLY_SUMMARY = "weekly_summary"
     # A fresh link asked for from the page of an expired one (to the same address only).
     FRESH_LINK = "fresh_link"
+    YEAR_CLOSED = "year_closed"  # the office's closing summary of one plan year
 
 
-# The kinds a task's reminder and escalation steps produce (timing.steps); the two
-# others are about no single task.
+# The kinds a task's reminder and escalation steps produce (timing.steps); the others
+# are about no single task.
 STEP_KINDS = (
     NotificationKind.REMINDER,
     NotificationKind.DUE_TODAY,

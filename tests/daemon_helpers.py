@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 
 from srz_tracker.store import db
-from srz_tracker.store.models import DaemonLease, Notification, Obligation, Task
+from srz_tracker.store.models import DaemonLease, Notification, Obligation, PlanYear, Task
 from tests.smtp_server import SmtpTestServer, _Handler
 from tests.srz_cli_helpers import demo
 
@@ -107,10 +107,13 @@ def local_today() -> dt.date:
 
 
 def prepare_database(db_url: str) -> None:
-    """Bundled plan + sample directory, every task switched off."""
+    """Bundled plan + sample directory, every task switched off, and the 2023 plan year
+    kept open at the real clock (it would close by its date, 2024-03-31, and take the
+    tasks that ``make_due`` brings to today with it)."""
     demo(db_url)
     with db.write_session(db.get_engine(db_url)) as session:
         session.execute(update(Task).values(next_step_at=None))
+        session.execute(update(PlanYear).values(closes_on=None))
 
 
 def make_due(db_url: str, obligation: str = CITY_OBLIGATIONS[0]) -> list[int]:

@@ -467,8 +467,9 @@ def test_weekly_summary_once_per_city_per_week(loaded: str, smtp_server: SmtpTes
     nanning = next(m for m in weekly if "contact@nanning.example.org" in to_addresses(m))
     # Weeks read as people say them (issue 10); the outbox key keeps 2023-W51.
     assert "南宁市" in nanning["Subject"] and "2023年第51周" in nanning["Subject"]
-    # 15 of Nanning's 16 tasks are due by 12-18 and none is done; the report is due 12-30.
-    assert "已完成 0/15 项" in nanning["Subject"] and "逾期 15 项" in nanning["Subject"]
+    # 16 of Nanning's 17 tasks (the scope extension of 二 included) are due by 12-18
+    # and none is done; the report is due 12-30.
+    assert "已完成 0/16 项" in nanning["Subject"] and "逾期 16 项" in nanning["Subject"]
     text = body_text(nanning)
     assert REPORT_TITLE in text and "已逾期" in text
     html = nanning.get_body(preferencelist=("html",)).get_content()

@@ -47,6 +47,7 @@ OBLIGATIONS = {
     "skills-drill": ("三（五）", "city", None),
     "certification-application": ("四（二）", "institution", "not_dual_certified"),
     "proficiency-test": ("四（二）", "institution", "dual_certified"),
+    "scope-extension": ("二", "institution", "dual_certified"),
     "city-summary-report": ("四（二）", "city", None),
     "special-funds": ("四（三）", "city", None),
 }
@@ -67,7 +68,7 @@ def test_bundled_plan_matches_the_plan_document() -> None:
     assert spec.document["targets"]["major_incidents"] == 0
 
     obligations = {o.key: o for o in spec.obligations}
-    assert len(spec.obligations) == 13
+    assert len(spec.obligations) == 14
     assert set(obligations) == set(OBLIGATIONS)
     for key, (clause, scope, condition) in OBLIGATIONS.items():
         ob = obligations[key]
@@ -88,13 +89,13 @@ def test_bundled_plan_matches_the_plan_document() -> None:
 def test_plan_check_cli_accepts_the_bundled_plan() -> None:
     result = srz(None, "plan", "check", str(BUNDLED_PLAN))
     assert "校验通过" in result.stdout
-    assert "13 项义务" in result.stdout and "12 个市" in result.stdout
+    assert "14 项义务" in result.stdout and "12 个市" in result.stdout
 
 
 def test_plan_load_stores_the_table_and_obligations(db_url: str) -> None:
     srz(db_url, "init")
     result = srz(db_url, "plan", "load", str(BUNDLED_PLAN), "--now", NOW)
-    assert "已导入方案 gx-srz-2023：13 项义务" in result.stdout
+    assert "已导入方案 gx-srz-2023：14 项义务" in result.stdout
     with db.read_session(db.get_engine(db_url)) as session:
         targets = {
             t.city.name: (t.allocation_wan, t.target_institutions, t.year)
@@ -102,7 +103,7 @@ def test_plan_load_stores_the_table_and_obligations(db_url: str) -> None:
         }
         assert targets == {n: (Decimal(a), c, 2023) for n, (a, c) in PLAN_TABLE.items()}
         assert session.scalar(select(Plan.key)) == "gx-srz-2023"
-        assert len(session.scalars(select(Obligation)).all()) == 13
+        assert len(session.scalars(select(Obligation)).all()) == 14
     shown = srz_json(db_url, "plan", "show")
     assert {row["id"] for row in shown} == set(OBLIGATIONS)
 
@@ -114,7 +115,7 @@ def test_reload_is_idempotent_and_year_adds_a_year(demo_db_url: str) -> None:
     assert "已更新方案" in result.stdout and "新增任务 0 项" in result.stdout
     after = row_counts(db_url)
     assert after["tasks"] == before["tasks"]
-    assert after["obligations"] == 13 and after["city_targets"] == 12
+    assert after["obligations"] == 14 and after["city_targets"] == 12
 
     tasks_2023 = srz_json(db_url, "tasks", "--now", NOW)
     srz(db_url, "plan", "load", str(BUNDLED_PLAN), "--year", "2024", "--now", NOW)

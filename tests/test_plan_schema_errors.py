@@ -56,7 +56,7 @@ MAPPED = [
             "sendhour: 9",
             "",
         ),
-        "未知的键 'sendhour'（可用：escalations, reminders, repeat_every, send_hour）",
+        "未知的键 'sendhour'（可用：escalations, reminders, repeat_every, repeat_max, send_hour）",
     ),
     (
         Bad(

@@ -37,7 +37,7 @@ def test_city_calendar(loaded: str, tmp_path: Path) -> None:
     assert str(cal["X-WR-CALNAME"]) == "“双认证”任务期限 — 南宁市"
     tasks = open_tasks(loaded, "--city", "南宁市")
     evs = events(cal)
-    assert len(tasks) == 16 and len(evs) == 16
+    assert len(tasks) == 17 and len(evs) == 17  # the scope extension of 二 included
     for t in tasks:
         e = evs[f"task-{t['id']}@srz-tracker"]
         start, end = e.decoded("DTSTART"), e.decoded("DTEND")
@@ -83,9 +83,9 @@ def test_reexport_keeps_uids(loaded: str, tmp_path: Path) -> None:
 
 def test_filters_and_refusals(loaded: str, tmp_path: Path) -> None:
     inst = events(export(loaded, tmp_path / "i.ics", "--institution", NN_DUAL))
-    assert len(inst) == len(open_tasks(loaded, "--institution", NN_DUAL)) == 5
+    assert len(inst) == len(open_tasks(loaded, "--institution", NN_DUAL)) == 6
     everything = events(export(loaded, tmp_path / "all.ics", "--alarm-days", "7"))
-    assert len(everything) == len(open_tasks(loaded)) == 196
+    assert len(everything) == len(open_tasks(loaded)) == 205  # 196 + 9 scope extensions
     some = next(iter(everything.values()))
     assert some.walk("VALARM")[0].decoded("TRIGGER") == dt.timedelta(days=-7, hours=9)
     out = tmp_path / "x.ics"

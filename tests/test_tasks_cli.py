@@ -82,6 +82,9 @@ def test_nanning_tasks_as_json(loaded: str) -> None:
     # ... the proficiency test only for the dual-certified one.
     [proficiency] = by_ob["proficiency-test"]
     assert proficiency["institution"] == NN_DUAL
+    # ... and so is the scope extension of 二、任务目标.
+    [extension] = by_ob["scope-extension"]
+    assert (extension["institution"], extension["due_on"]) == (NN_DUAL, "2023-11-30")
     # Key staff training, counted to two, per institution.
     training = by_ob["key-staff-training"]
     assert {t["institution"] for t in training} == {NN_PLAIN, NN_DUAL}
@@ -94,7 +97,7 @@ def test_nanning_tasks_as_json(loaded: str) -> None:
     # Overdue at --now 2023-11-01: the plan due 03-31 is, the report due 12-30 is not.
     assert all(t["overdue"] for t in by_ob["staff-training-plan"])
     assert not report["overdue"] and not application["overdue"]
-    assert len(rows) == 16
+    assert len(rows) == 17
 
 
 def test_overdue_flag_turns_at_the_end_of_the_due_day(loaded: str) -> None:
@@ -139,7 +142,7 @@ def test_filters(loaded: str) -> None:
 def test_csv_and_table_formats(loaded: str) -> None:
     out = srz(loaded, "tasks", "--city", "南宁市", "--format", "csv", "--now", NOW).stdout
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert len(rows) == 16
+    assert len(rows) == 17
     assert {"id", "title", "due_on", "status", "overdue", "obligation"} <= set(rows[0])
     [report] = [r for r in rows if r["obligation"] == "city-summary-report"]
     assert (report["due_on"], report["status"], report["overdue"]) == (
@@ -156,7 +159,7 @@ def test_csv_and_table_formats(loaded: str) -> None:
     ):
         assert title in table
     assert "已逾期" in table and "未完成" in table and "0/2" in table
-    assert "共 16 项" in table
+    assert "共 17 项" in table
 
 
 def test_unknown_filters_are_errors(loaded: str) -> None:
@@ -435,7 +438,8 @@ def test_cert_change_moves_conditional_tasks(loaded: str) -> None:
     out = srz(
         loaded, "cert", "set", NN_PLAIN, "CMA", "certified", "--on", "2023-10-20", "--now", NOW
     )
-    assert "任务新增 1" in out.stdout and "转为不适用 1" in out.stdout
+    # New: its proficiency test and its scope extension (both for dual-certified ones).
+    assert "任务新增 2" in out.stdout and "转为不适用 1" in out.stdout
 
     assert show(loaded, str(application["id"]))["status"] == "not_applicable"
     events = log(loaded, "--task", str(application["id"]))

@@ -1,4 +1,4 @@
-"""``srz plan check|load|show``."""
+"""``srz plan check|load|show|list|close``."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from srz_tracker.cli.common import CliState, echo_json, pass_state
 @click.group(
     "plan",
     epilog="示例：srz plan check gx-srz-2023    srz plan load gx-srz-2023    srz plan show\n\n"
+    "      srz plan list    srz plan close gx-srz-2023 --year 2023\n\n"
     "      （gx-srz-2023 为内置方案；也可写方案文件的路径）",
 )
 def plan_group() -> None:
-    """实施方案文件：校验、导入、查看。"""
+    """实施方案文件：校验、导入、查看；方案年度的状态与结束。"""
 
 
 @plan_group.command(
@@ -108,6 +109,92 @@ def show_command(state: CliState, fmt: str) -> None:
         ],
         rows,
     )
+
+
+@plan_group.command(
+    "list", epilog="示例：srz plan list    srz plan list --format json --now 2024-04-02"
+)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--now", "now_text", metavar="DATETIME", help="按此时刻统计逾期（默认当前时间）")
+@pass_state
+def list_command(state: CliState, fmt: str, now_text: str | None) -> None:
+    """列出已加载的方案年度：进行中或已结束、任务完成情况、结束日期。"""
+    from srz_tracker.cli.output import print_table
+    from srz_tracker.clock import parse_now
+    from srz_tracker.store import db
+    from srz_tracker.tasks.years import year_rows
+
+    now = parse_now(now_text)
+    with db.read_session(state.engine) as session:
+        rows = year_rows(session, now)
+    if fmt == "json":
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("还没有加载方案年度：srz plan load schedules/gx-srz-2023.yaml")
+        return
+    for r in rows:
+        r["ends"] = _ends(r)
+    print_table(
+        [
+            ("plan", "方案"),
+            ("year", "年度"),
+            ("state_label", "状态"),
+            ("tasks", "任务数"),
+            ("open", "未完成"),
+            ("overdue", "其中逾期"),
+            ("done", "已完成"),
+            ("overdue_at_close", "年度结束未完成"),
+            ("ends", "结束日期"),
+        ],
+        rows,
+        title="方案年度",
+    )
+
+
+def _ends(row: dict[str, object]) -> str:
+    if row["closed_at"]:
+        from srz_tracker.clock import DEFAULT_TZ, local_date
+
+        closed = local_date(dt.datetime.fromisoformat(str(row["closed_at"])), DEFAULT_TZ)
+        return f"{closed.isoformat()} 已结束"
+    if row["closes_on"]:
+        return f"{row['closes_on']}（之后自动结束）"
+    return "未设定（用 srz plan close 结束）"
+
+
+@plan_group.command(
+    "close",
+    epilog="示例：srz plan close gx-srz-2023 --year 2023\n\n"
+    "      （未完成的任务记为“年度结束未完成”，不再提醒；处室收到一封年度总结邮件）",
+)
+@click.argument("plan_key", metavar="PLAN")
+@click.option("--year", type=int, help="要结束的年度（方案只有一个进行中的年度时可省略）")
+@click.option("--now", "now_text", metavar="DATETIME", help="按此时刻结束（默认当前时间）")
+@pass_state
+def close_command(state: CliState, plan_key: str, year: int | None, now_text: str | None) -> None:
+    """手动结束一个方案年度：其未完成任务定为“年度结束未完成”，并给处室发年度总结。"""
+    from srz_tracker.cli.actor import current_actor
+    from srz_tracker.clock import parse_now
+    from srz_tracker.notify.closing import close_plan_year
+    from srz_tracker.store import db
+    from srz_tracker.tasks.years import find_year
+
+    now = parse_now(now_text)
+    with db.write_session(state.engine) as session:
+        plan_year = find_year(session, plan_key, year)
+        done = close_plan_year(session, plan_year, now, current_actor(), how="hand")
+    closed = done.closed
+    click.echo(
+        f"已结束方案 {closed.plan_key} 的 {closed.year} 年度：{closed.tasks} 项未完成任务"
+        f"记为“年度结束未完成”，取消待发提醒 {closed.cancelled} 条"
+    )
+    if done.summaries:
+        click.echo(
+            f"年度总结邮件（附绩效自评表）将在下一次提醒时发给处室 {done.summaries} 位联系人"
+        )
+    else:
+        click.echo("名录中没有处室（office）联系人，未安排年度总结邮件", err=True)
 
 
 def print_overview(

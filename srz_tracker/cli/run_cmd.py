@@ -63,6 +63,7 @@ def run_command(
     check_sending_config(settings)  # before the daemon starts: a refusal exits 2
     setup_logging(logging.DEBUG if verbose else logging.INFO)
     engine = state.engine
+    _warn(state)
     daemon = Daemon(
         engine,
         settings,
@@ -73,3 +74,16 @@ def run_command(
     code = daemon.run_once() if once else daemon.run_forever()
     if code:
         raise SystemExit(code)
+
+
+def _warn(state: CliState) -> None:
+    """What ``srz status`` warns about, said once at start-up (in Chinese, to stderr)."""
+    from srz_tracker.clock import utcnow
+    from srz_tracker.notify.passes import startup_warnings
+
+    try:
+        warnings = startup_warnings(state.engine, state.settings, utcnow())
+    except Exception:  # a warning never keeps the daemon from starting (it retries)
+        return
+    for warning in warnings:
+        click.echo(f"警告：{warning}", err=True)

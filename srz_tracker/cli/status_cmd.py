@@ -29,6 +29,7 @@ _CONFIG = {
     "send_hour": "发送时刻（时）",
     "interval_seconds": "执行间隔（秒）",
     "weekly_summary": "发送工作周报",
+    "digest_max_items": "汇总邮件完整列出（项）",
     "holiday_overrides": "节假日覆盖（天）",
     "workday_overrides": "调休上班覆盖（天）",
     "data_dir": "数据目录（上传材料）",

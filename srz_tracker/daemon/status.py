@@ -129,7 +129,7 @@ def outbox_status(engine: Engine) -> dict[str, Any]:
 def collect_status(engine: Engine, settings: Settings, now: dt.datetime | None = None) -> dict:
     """``warnings``: worth a look (a password file others can read, a year without
     holiday data); ``problems``: the configuration stops sending (``srz run`` refuses)."""
-    from srz_tracker.notify.passes import calendar_warnings
+    from srz_tracker.notify.passes import startup_warnings
 
     now = now or utcnow()
     exposed = exposed_password_warning(settings)
@@ -139,6 +139,6 @@ def collect_status(engine: Engine, settings: Settings, now: dt.datetime | None =
         "daemon": daemon_status(engine, now),
         "outbox": outbox_status(engine),
         "config": settings.describe(),
-        "warnings": [*([exposed] if exposed else []), *calendar_warnings(engine, settings)],
+        "warnings": [*([exposed] if exposed else []), *startup_warnings(engine, settings, now)],
         "problems": [problem] if problem else [],
     }

@@ -4,7 +4,7 @@ Grouping, per pass:
 - reminders, due-today, checkpoint and office escalations, and delivery-failure notices:
   one email per recipient address, holding all of its items (a digest when more than one);
 - escalations to leaders: one email per city, leaders in To and contacts in Cc;
-- weekly summaries: one email per row.
+- weekly summaries and plan-year closing summaries: one email per row.
 Rows already given a Message-ID (claimed by a pass that died) travel with the rows that
 share it, so a repeated message keeps its Message-ID.
 """
@@ -76,8 +76,12 @@ def _unique(pairs: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]
 def group_key(row: Notification) -> tuple[Any, ...]:
     if row.kind == NotificationKind.ESCALATION_LEADER:
         return ("leaders", row.city_id, row.scheduled_at.date())
-    if row.kind in (NotificationKind.WEEKLY_SUMMARY, NotificationKind.FRESH_LINK):
-        return (str(row.kind), row.id)
+    if row.kind in (
+        NotificationKind.WEEKLY_SUMMARY,
+        NotificationKind.FRESH_LINK,
+        NotificationKind.YEAR_CLOSED,
+    ):
+        return (str(row.kind), row.id)  # an email of its own
     return ("recipient", row.recipient_email)
 
 
@@ -164,14 +168,40 @@ def load_tasks(session: Session, task_ids: set[int]) -> dict[int, Task]:
     return {t.id: t for t in tasks}
 
 
+DIGEST_MAX_ITEMS = 30  # items a digest lists in full unless the plan or settings say
+
+
+def digest_limit(plan_doc: dict[str, Any], override: int | None = None) -> int:
+    """Items listed in full: the settings' ``digest_max_items``, else the plan's."""
+    if override is not None:
+        return override
+    return int(plan_doc.get("notifications", {}).get("digest_max_items") or DIGEST_MAX_ITEMS)
+
+
+def urgency(item: dict[str, Any]) -> tuple[int, int, int, int]:
+    """Most urgent first: due today, then overdue by age (oldest first), then upcoming
+    (soonest first)."""
+    days = item["days_left"]
+    group = 0 if days == 0 else (1 if days < 0 else 2)
+    return group, days, _SEVERITY.get(item["kind"], 9), item["task_id"]
+
+
+def attachment_name(today: dt.date) -> str:
+    """The workbook a capped message carries: the whole list."""
+    return f"待办事项清单（{today.year}年{today.month}月{today.day}日）.xlsx"
+
+
 def build_context(
     plan: MessagePlan,
     tasks: dict[int, Task],
     plan_doc: dict[str, Any],
     now: dt.datetime,
     links: LinkSigner | None = None,
+    max_items: int | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """The template kind and its context for one message."""
+    """The template kind and its context for one message. A digest lists at most
+    ``digest_limit`` items, the most urgent; ``all_items`` holds every one, ``more`` how
+    many were left out (they travel as an attachment, see ``mail.attachments``)."""
     head = plan_doc.get("plan", {})
     tz = head.get("timezone", "Asia/Shanghai")
     today = local_date(now, tz)
@@ -193,6 +223,11 @@ def build_context(
         kind = ordered[0]["kind"]
     else:
         kind = "digest"  # a template of its own, no row kind
+    shown = ordered
+    limit = digest_limit(plan_doc, max_items)
+    if kind == "digest" and len(ordered) > limit:
+        keep = {id(i) for i in sorted(ordered, key=urgency)[:limit]}
+        shown = [i for i in ordered if id(i) in keep]
     context = {
         "kind": kind,
         "plan": {
@@ -206,7 +241,10 @@ def build_context(
             "email": first_to[0],
             "role": (role_row.payload or {}).get("role", ContactRole.CONTACT),
         },
-        "items": ordered,
+        "items": shown,
+        "all_items": ordered,
+        "more": len(ordered) - len(shown),
+        "attachment_name": attachment_name(today) if len(shown) < len(ordered) else None,
         "failures": failures,
         "cc_names": [name or address for address, name in plan.cc],
         "generated_at": now,
@@ -230,16 +268,19 @@ def message_context(
     tasks: dict[int, Task],
     now: dt.datetime,
     links: LinkSigner | None = None,
+    max_items: int | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """Template kind and context for a message, whatever its kind; ``links``: the signer
-    of the web pages' links, None when emails carry none."""
+    """Template kind and context for a message of a task, the weekly summary or a fresh
+    link (``notify.compose`` adds the closing summary, which needs the report);
+    ``links``: the signer of the web pages' links, None when emails carry none."""
     first = plan.rows[0]
     if first.kind == NotificationKind.WEEKLY_SUMMARY:
-        return NotificationKind.WEEKLY_SUMMARY, weekly_context(session, first, now, links)
+        context = weekly_context(session, first, now, links, max_items)
+        return NotificationKind.WEEKLY_SUMMARY, context
     if first.kind == NotificationKind.FRESH_LINK:
         return NotificationKind.FRESH_LINK, fresh_link_context(session, first, now, links)
     mine = {r.task_id: tasks[r.task_id] for r in plan.rows if r.task_id in tasks}
-    return build_context(plan, tasks, plan_document(session, mine), now, links)
+    return build_context(plan, tasks, plan_document(session, mine), now, links, max_items)
 
 
 DUE_SOON_DAYS = 14
@@ -247,9 +288,15 @@ NEXT_DEADLINES = 5
 
 
 def weekly_context(
-    session: Session, row: Notification, now: dt.datetime, links: LinkSigner | None = None
+    session: Session,
+    row: Notification,
+    now: dt.datetime,
+    links: LinkSigner | None = None,
+    max_items: int | None = None,
 ) -> dict[str, Any]:
-    """What the weekly_summary templates see, computed at send time."""
+    """What the weekly_summary templates see, computed at send time. The overdue and
+    due-soon lists are shown up to ``shown_max`` items each; when more are open,
+    ``attachment_name`` names the workbook holding them all (``open_items``)."""
     plan = latest_plan(session)
     doc = plan.document if plan else {}
     head = doc.get("plan", {})
@@ -293,6 +340,7 @@ def weekly_context(
     overdue = [i for i in open_items if i["days_left"] < 0]
     due_soon = [i for i in open_items if 0 <= i["days_left"] <= DUE_SOON_DAYS]
     upcoming = [i for i in open_items if i["days_left"] >= 0]
+    limit = digest_limit(doc, max_items)
     context = {
         "kind": NotificationKind.WEEKLY_SUMMARY,
         "plan": {
@@ -315,6 +363,10 @@ def weekly_context(
         "total": relevant,
         "completion_pct": round(100.0 * done / relevant, 1) if relevant else 100.0,
         "next_deadlines": upcoming[:NEXT_DEADLINES],
+        "shown_max": limit,
+        "attachment_name": (
+            attachment_name(today) if max(len(overdue), len(due_soon)) > limit else None
+        ),
         "generated_at": now,
     }
     if links is not None:

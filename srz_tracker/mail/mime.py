@@ -10,13 +10,22 @@ import base64
 import datetime as dt
 from dataclasses import dataclass
 from email import policy as email_policy
-from email.headerregistry import Address, UnstructuredHeader
+from email.headerregistry import Address, ParameterizedMIMEHeader, UnstructuredHeader
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
 
 from srz_tracker.errors import DeliveryError
 from srz_tracker.text import sanitize_header
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str  # shown to the reader; Chinese is fine (RFC 2231-encoded)
+    content: bytes
+    mime_type: str = XLSX
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,7 @@ class OutgoingEmail:
     text: str
     html: str
     date: dt.datetime | None = None  # the Date header; now when None
+    attachments: tuple[Attachment, ...] = ()
 
     @property
     def recipients(self) -> list[str]:
@@ -94,7 +104,9 @@ class _WirePolicy(email_policy.EmailPolicy):
     """
 
     def _fold(self, name: str, value: Any, refold_binary: bool = False) -> str:
-        if not hasattr(value, "name"):
+        if not hasattr(value, "name") or isinstance(value, ParameterizedMIMEHeader):
+            # An attachment's Chinese file name is a MIME parameter: RFC 2231, which the
+            # default folder writes; an encoded word there would not be read back.
             return super()._fold(name, value, refold_binary)
         addresses = getattr(value, "addresses", None)
         unstructured = isinstance(value, UnstructuredHeader)
@@ -164,6 +176,14 @@ def build_mime(email: OutgoingEmail, from_addr: str, from_name: str) -> EmailMes
     msg["X-Auto-Response-Suppress"] = "All"
     msg.set_content(email.text, subtype="plain", charset="utf-8", cte="base64")
     msg.add_alternative(email.html, subtype="html", charset="utf-8", cte="base64")
+    for attachment in email.attachments:
+        maintype, _, subtype = attachment.mime_type.partition("/")
+        msg.add_attachment(
+            attachment.content,
+            maintype=maintype,
+            subtype=subtype,
+            filename=sanitize_header(attachment.filename),
+        )
     return msg
 
 

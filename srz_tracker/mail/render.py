@@ -42,7 +42,10 @@ Template context for every kind except ``weekly_summary`` (built by the outbox):
     }
 
 ``delivery_failure`` has ``items == []``. ``digest`` lists its items grouped: overdue
-first (most overdue first), then due today, then upcoming (soonest first).
+first (most overdue first), then due today, then upcoming (soonest first). Every kind
+also has ``"all_items": [item...]`` (``items`` plus those not listed in full),
+``"more": int`` (how many are not) and ``"attachment_name": str | None`` (the workbook
+holding ``all_items`` when ``more``); only a digest leaves items out.
 
 ``fresh_link`` context: ``plan`` and ``recipient`` as above plus ``"what": str`` (what the
 link opens), ``"url": str | None`` (None when no web address is configured),
@@ -55,7 +58,16 @@ no web address is configured, and then nothing of them is rendered): see
 ``weekly_summary`` context: ``plan`` and ``recipient`` as above plus ``"city": str,
 "week": "2023年第51周", "open_items": [item...], "due_soon": [item...], "overdue": [item...],
 "done": int, "total": int, "completion_pct": float`` (0-100), ``"next_deadlines":
-[item...]`` and optionally ``"generated_at"``.
+[item...]``, ``"shown_max": int`` (items listed in full per list) and
+``"attachment_name": str | None`` (the workbook of ``open_items`` when a list is longer)
+and optionally ``"generated_at"``.
+
+``year_closed`` context (``notify.closing``): ``plan`` and ``recipient`` as above plus
+``"year": int, "closed_on": date, "closes_on": date | None, "how": "date" | "hand",
+"closed_by": str, "cities": [row...], "region_own": row | None, "total": row,
+"attachment_name": str, "generated_at": datetime`` where a row is ``{"city": str,
+"tasks": int, "done": int, "on_time": int, "late": int, "not_done": int, "completion":
+float | None}`` (completion 0-100).
 """
 
 from __future__ import annotations
@@ -92,6 +104,7 @@ KINDS: tuple[str, ...] = (
     "delivery_failure",
     "weekly_summary",
     "fresh_link",
+    "year_closed",
 )
 SINGLE_ITEM_KINDS: tuple[str, ...] = (
     "reminder",
@@ -249,7 +262,9 @@ def _content_problems(kind: str, context: dict[str, Any], rendered: RenderedEmai
                 problems.append(f"{template_name(kind, part)}: 缺少任务 {task_id} 的事项链接")
     if kind == "fresh_link":
         return problems
-    if kind == "weekly_summary":
+    if kind in ("weekly_summary", "year_closed"):
+        if kind == "year_closed" and context["plan"]["contact_line"] not in rendered.text:
+            problems.append(f"{template_name(kind, 'txt')}: 缺少方案联系方式（plan.contact_line）")
         return problems
     plan = context["plan"]
     for item in context["items"]:

@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 from srz_tracker.labels import step_label
+from srz_tracker.mail.samples_more import linked, year_closed_samples
 from srz_tracker.text import week_display
 
 # The keys of an item as the render module documents them: _item() asserts each sample
@@ -134,6 +135,9 @@ def _base(kind: str, recipient: dict[str, Any], items: list[dict[str, Any]], **e
         "plan": dict(_PLAN),
         "recipient": recipient,
         "items": items,
+        "all_items": list(items),
+        "more": 0,
+        "attachment_name": None,
         "failures": [],
         "cc_names": [],
         "generated_at": dt.datetime(2023, 12, 22, 1, 0, tzinfo=_UTC),
@@ -232,6 +236,10 @@ def _samples(kind: str) -> list[dict[str, Any]]:
             ),
             _training_item(done_count=1, days_left=7, kind="reminder", step="R-7"),
         ]
+        hidden = [
+            _application_item(kind="escalation_office", task_id=200 + n, days_left=-30 - n)
+            for n in range(3)
+        ]
         return [
             _base(kind, _CONTACT, items),
             _base(
@@ -239,6 +247,15 @@ def _samples(kind: str) -> list[dict[str, Any]]:
                 _OFFICE,
                 [_item(kind="escalation_office", days_left=-8, step="E+7")],
                 failures=_failures()[:1],
+            ),
+            # A digest over its limit: the most urgent in full, the rest in the workbook.
+            _base(
+                kind,
+                _OFFICE,
+                items[1:3],
+                all_items=[*items, *hidden],
+                more=len(items) + len(hidden) - 2,
+                attachment_name="待办事项清单（2023年12月22日）.xlsx",
             ),
         ]
     if kind == "delivery_failure":
@@ -266,6 +283,25 @@ def _samples(kind: str) -> list[dict[str, Any]]:
                 "total": 8,
                 "completion_pct": 62.5,
                 "next_deadlines": [open_items[0], open_items[2]],
+                "shown_max": 30,
+                "attachment_name": None,
+                "generated_at": dt.datetime(2023, 12, 18, 1, 0, tzinfo=_UTC),
+            },
+            {  # more open items than a summary lists: the rest are in the workbook
+                "kind": kind,
+                "plan": dict(_PLAN),
+                "recipient": _CONTACT,
+                "city": "南宁市",
+                "week": "2023-W51",
+                "open_items": open_items,
+                "due_soon": [open_items[0], open_items[2]],
+                "overdue": [open_items[1]],
+                "done": 5,
+                "total": 8,
+                "completion_pct": 62.5,
+                "next_deadlines": [open_items[0], open_items[2]],
+                "shown_max": 1,
+                "attachment_name": "待办事项清单（2023年12月18日）.xlsx",
                 "generated_at": dt.datetime(2023, 12, 18, 1, 0, tzinfo=_UTC),
             },
             {
@@ -281,8 +317,12 @@ def _samples(kind: str) -> list[dict[str, Any]]:
                 "total": 3,
                 "completion_pct": 100.0,
                 "next_deadlines": [],
+                "shown_max": 30,
+                "attachment_name": None,
             },
         ]
+    if kind == "year_closed":
+        return year_closed_samples(dict(_PLAN), _OFFICE)
     if kind == "fresh_link":
         return [
             {
@@ -296,28 +336,6 @@ def _samples(kind: str) -> list[dict[str, Any]]:
             }
         ]
     raise ValueError(f"unknown kind {kind!r}")
-
-
-_BASE_URL = "https://srz.example.cn"
-
-
-def _linked(context: dict[str, Any]) -> dict[str, Any]:
-    """The same email when the web pages' address is configured (``links``)."""
-    if context["kind"] == "fresh_link":
-        return {
-            **context,
-            "url": f"{_BASE_URL}/t/101/eyJ0YXNrIjoxMDF9.sample",
-            "expires_on": dt.date(2024, 2, 20),
-        }
-    items = context.get("items", []) + context.get("open_items", [])
-    ids = [i["task_id"] for i in items] + [f["task_id"] for f in context.get("failures", [])]
-    city = context.get("city")
-    context["links"] = {
-        "tasks": {t: f"{_BASE_URL}/t/{t}/sample-token-{t}" for t in ids if t is not None},
-        "mine": f"{_BASE_URL}/me/sample-token-mine",
-        "city": f"{_BASE_URL}/c/1/sample-token-city" if city else None,
-    }
-    return context
 
 
 def _failures() -> list[dict[str, Any]]:
@@ -362,7 +380,7 @@ def sample_contexts(kind: str) -> list[dict[str, Any]]:
 
 def linked_sample_contexts(kind: str) -> list[dict[str, Any]]:
     """The same samples as emails that carry links to the web pages (``links``)."""
-    return [_linked(c) for c in sample_contexts(kind)]
+    return [linked(c) for c in sample_contexts(kind)]
 
 
 def sample_context(kind: str) -> dict[str, Any]:

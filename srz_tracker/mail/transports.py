@@ -142,7 +142,7 @@ class SmtpTransport(Transport):
         s = self.smtp_settings
         login = bool(s.user and s.password)
         user = s.user if (login and s.user) else self.from_addr
-        tls = ssl.create_default_context()
+        tls = ssl.create_default_context() if s.security != "none" else None  # CA store: slow
         kwargs: dict[str, Any] = {"timeout": s.timeout_seconds}
         if s.security == "ssl":
             kwargs["context"] = tls
@@ -341,7 +341,7 @@ class MaildirTransport(Transport):
 
 
 class ConsoleTransport(Transport):
-    """Prints each message (headers and the text part) to stdout."""
+    """Prints each message (headers, the text part, its attachments' names) to stdout."""
 
     def __init__(self, from_addr: str, from_name: str, stream: TextIO | None = None) -> None:
         self.from_addr = from_addr
@@ -359,6 +359,7 @@ class ConsoleTransport(Transport):
         lines.append("")
         lines.append(email.text.rstrip("\n"))
         lines.append("")
+        lines += [f"附件：{a.filename}（{len(a.content):,} 字节）" for a in email.attachments]
         out.write("\n".join(lines) + "\n")
         out.flush()
         return SendResult()

@@ -36,11 +36,12 @@ from srz_tracker.directory.contacts import Recipients
 from srz_tracker.errors import DeliveryError
 from srz_tracker.kinds import NotificationKind, NotificationStatus, TaskStatus
 from srz_tracker.links import LinkSigner
-from srz_tracker.mail.context import MessagePlan, group_rows, load_tasks, message_context
+from srz_tracker.mail.context import MessagePlan, group_rows, load_tasks
 from srz_tracker.mail.outcome import MessageRejected
 from srz_tracker.mail.render import Renderer
 from srz_tracker.mail.transports import OutgoingEmail, SendResult, Transport
 from srz_tracker.notify import notices
+from srz_tracker.notify.compose import RenderFailed, compose
 from srz_tracker.store.db import write_session
 from srz_tracker.store.models import Contact, Notification, Task
 
@@ -175,14 +176,17 @@ def deliver(
     mail_from: str,
     on_message: Callable[[OutgoingEmail], None] | None = None,
     links: LinkSigner | None = None,
+    max_items: int | None = None,
 ) -> DeliveryCounts:
     """One delivery pass at ``now``; ``on_message`` is told of each message that went out;
-    ``links`` signs the web pages' links the emails carry (None: no links)."""
+    ``links`` signs the web pages' links the emails carry (None: no links); ``max_items``:
+    items a digest lists in full (else the plan's ``digest_max_items``)."""
     counts = DeliveryCounts()
     messages = claim_messages(engine, now, holder, _mail_domain(mail_from))
     if not messages:
         return counts
     run = _Pass(engine, now, renderer, counts, on_message, links)
+    run.max_items = max_items
     with contextlib.ExitStack() as stack:
         transport: Transport | None = None
         for index, ids in enumerate(messages):
@@ -212,6 +216,7 @@ class _Pass:
     ) -> None:
         self.engine, self.now, self.renderer = engine, now, renderer
         self.counts, self.on_message, self.links = counts, on_message, links
+        self.max_items: int | None = None
 
     # step 2 ----------------------------------------------------------------------------
 
@@ -232,13 +237,15 @@ class _Pass:
             if not live:
                 return None
             plan = MessagePlan(live[0].message_id or "", live)
-            kind, context = message_context(session, plan, tasks, self.now, self.links)
             try:
-                rendered = self.renderer.render(kind, context)
-            except Exception as exc:  # a template bug must not stop the pass or lose the rows
-                log.exception("rendering %s failed", kind)
-                self._fail(session, live, f"template error: {exc}", kind)
+                composed = compose(
+                    session, plan, tasks, self.now, self.renderer, self.max_items, self.links
+                )
+            except RenderFailed as exc:  # a template bug must not stop the pass or lose rows
+                log.exception("rendering %s failed", exc.kind)
+                self._fail(session, live, f"template error: {exc}", exc.kind)
                 return None
+            rendered = composed.rendered
             if not plan.to:
                 self._fail(session, live, "no To recipient", rendered.subject)
                 return None
@@ -250,6 +257,7 @@ class _Pass:
                 text=rendered.text,
                 html=rendered.html,
                 date=self.now,  # the pass's time, so that --now and replays date the mail alike
+                attachments=composed.attachments,
             )
 
     def send(

@@ -1,5 +1,7 @@
-"""One pass: plan what ``now`` calls for, then deliver what is due. Also the dry run,
-which does the same inside a transaction that is rolled back and sends nothing."""
+"""One pass: close the plan years whose closing date has passed, plan what ``now`` calls
+for, then deliver what is due. Also the dry run, which does the same inside a
+transaction that is rolled back and sends nothing, and the warnings of ``srz status``,
+``srz run`` and ``srz remind``."""
 
 from __future__ import annotations
 
@@ -18,10 +20,11 @@ from sqlalchemy.orm import Session
 from srz_tracker.config import Settings
 from srz_tracker.kinds import NotificationStatus, TaskStatus
 from srz_tracker.links import link_signer
-from srz_tracker.mail.context import group_rows, load_tasks, message_context
+from srz_tracker.mail.context import group_rows, load_tasks
 from srz_tracker.mail.mime import OutgoingEmail
 from srz_tracker.mail.render import Renderer
 from srz_tracker.mail.transports import Transport, make_transport
+from srz_tracker.notify.compose import compose
 from srz_tracker.notify.delivery import DeliveryCounts, deliver
 from srz_tracker.notify.planner import PlanCounts, plan_notifications
 from srz_tracker.store.db import write_session
@@ -39,6 +42,7 @@ class PassResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "years_closed": self.planned.years_closed,
             "tasks": self.planned.tasks,
             "planned": self.planned.planned,
             "skipped": self.planned.skipped,
@@ -89,6 +93,7 @@ def run_pass(
         settings.mail_from,
         on_message=on_message,
         links=links,
+        max_items=settings.digest_max_items,
     )
     result.seconds = time.perf_counter() - started
     return result
@@ -97,7 +102,12 @@ def run_pass(
 def _plan(
     session: Session, now: dt.datetime, calendar: WorkdayCalendar, settings: Settings, weekly: bool
 ) -> PlanCounts:
+    from srz_tracker.notify.closing import close_due
+
+    # First: a year that closes now has nothing more planned for its tasks.
+    closed = close_due(session, now, calendar, settings.send_hour)
     counts = plan_notifications(session, now, calendar, settings.send_hour)
+    counts.years_closed = len(closed)
     if weekly:
         from srz_tracker.notify.weekly import plan_weekly
 
@@ -126,8 +136,10 @@ def dry_run(
         tasks = load_tasks(session, {r.task_id for r in rows if r.task_id})
         emails = []
         for plan in plans:
-            kind, context = message_context(session, plan, tasks, now, links)
-            rendered = renderer.render(kind, context)
+            composed = compose(
+                session, plan, tasks, now, renderer, settings.digest_max_items, links
+            )
+            rendered = composed.rendered
             emails.append(
                 OutgoingEmail(
                     plan.message_id,
@@ -137,6 +149,7 @@ def dry_run(
                     rendered.text,
                     rendered.html,
                     date=now,
+                    attachments=composed.attachments,
                 )
             )
         return counts, emails
@@ -163,3 +176,38 @@ def calendar_warnings(engine: Engine, settings: Settings) -> list[str]:
         f"[calendar] holidays / workdays 中补充"
         for year in missing
     ]
+
+
+# From October the State Council's next-year holiday schedule (usually published in
+# November) decides the reminders before January deadlines and the escalations after
+# December ones.
+NEXT_YEAR_FROM_MONTH = 10
+
+
+def startup_warnings(engine: Engine, settings: Settings, now: dt.datetime) -> list[str]:
+    """What ``srz status`` and ``srz run`` warn about: calendars the workday rules lack
+    (the years of open tasks, and next year from October), and loaded plan years that
+    have all ended."""
+    from srz_tracker.clock import local_date
+    from srz_tracker.tasks.query import plan_timezone
+    from srz_tracker.tasks.years import ended_years_warning
+
+    open_years = task_years(engine)
+    warnings = calendar_warnings(engine, settings)
+    with Session(engine) as session:
+        today = local_date(now, plan_timezone(session))
+        ended = ended_years_warning(session, now)
+    following = today.year + 1
+    if (
+        today.month >= NEXT_YEAR_FROM_MONTH
+        and following not in open_years  # then calendar_warnings has said it
+        and not make_calendar(settings).year_known(following)
+    ):
+        warnings.append(
+            f"{following} 年的法定节假日安排尚无数据（chinesecalendar 未收录）：跨年的提醒和"
+            "督办将按周一至周五计算工作日；国务院公布安排后请升级 chinesecalendar，或在 "
+            "srz.toml 的 [calendar] holidays / workdays 中补充"
+        )
+    if ended:
+        warnings.append(ended)
+    return warnings

@@ -3,7 +3,8 @@
 One row per (task, due date, step, recipient); the unique ``dedupe_key`` makes a second
 pass at the same ``now`` add nothing. Only tasks whose ``next_step_at`` has come are
 looked at, so a pass costs what is due, not what is stored. After downtime only the
-latest step per task is planned; the older ones are written as ``skipped`` rows.
+latest step per task is planned; each older one is written as one ``skipped`` row for
+the task and step (recipient "-"), not one per recipient it would have had.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class PlanCounts:
     skipped: int = 0
     no_recipients: int = 0
     weekly: int = 0
+    years_closed: int = 0  # plan years this pass closed (notify.closing)
 
 
 def task_timing(task: Task) -> TaskTiming:
@@ -176,16 +178,13 @@ def plan_notifications(
             counts.tasks += 1
             today = local_date(now, task.obligation.plan.timezone)
             steps = task_steps(task, policies, calendar, until=today + dt.timedelta(days=60))
-            decision = decide(steps, planned.get(task.id, set()), now)
+            policy = policies.for_obligation(task.obligation, task.obligation.plan)
+            decision = decide(steps, planned.get(task.id, set()), now, policy.final_fresh)
             for old in decision.skipped:
-                recipients = contacts.for_step(
-                    old.to_role, old.cc_role, task.city_id, task.institution_id
-                )
-                rows = _row_values(
-                    task, old, recipients or [_NOBODY], NotificationStatus.SKIPPED, now
-                )
-                values += rows
-                counts.skipped += len(rows)
+                # History, not mail: one row per task and step records that it was not
+                # sent (and keeps it from being planned again), whoever it was for.
+                values += _row_values(task, old, [_NOBODY], NotificationStatus.SKIPPED, now)
+                counts.skipped += 1
             if decision.send is not None:
                 step = decision.send
                 recipients = contacts.for_step(
@@ -206,8 +205,8 @@ def plan_notifications(
                 values += rows
             task.next_step_at = decision.next_at
             if len(values) >= INSERT_ROWS:
-                # A task overdue for years brings a skipped row per missed escalation and
-                # recipient: a page of them must not be held in memory all at once.
+                # A page of tasks loaded late brings a skipped row per missed step each:
+                # they must not be held in memory all at once.
                 session.execute(insert(Notification), values)
                 values = []
         session.flush()
@@ -224,6 +223,6 @@ def _still_open(task: Task) -> bool:
     return False
 
 
-# Stands for "nobody" on a skipped row of a step that had no recipients at all; its role
-# "none" is deliberately no ContactRole.
+# Stands for "nobody" on a skipped row (a step never sent, or one with no recipients at
+# all); its role "none" is deliberately no ContactRole.
 _NOBODY = Recipient(email="-", name=None, role="none", field="to")

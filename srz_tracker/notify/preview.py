@@ -142,7 +142,10 @@ def _simulate(
     for at in _pass_instants(start, end, tz, policies.send_hour, now):
         rows: list[Notification] = []
         for task in tasks:
-            decision = decide(steps[task.id], planned.setdefault(task.id, set()), at)
+            policy = policies.for_obligation(task.obligation, task.obligation.plan)
+            decision = decide(
+                steps[task.id], planned.setdefault(task.id, set()), at, policy.final_fresh
+            )
             for old in decision.skipped:
                 planned[task.id].add(old.label)
             if decision.send is None:

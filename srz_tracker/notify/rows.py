@@ -1,9 +1,10 @@
 """What an outbox row is made of, in one place: its dedupe key formats and the values a
 new row starts with.
 
-Three things plan rows: the planner (task reminders and escalations, also the rows it
-writes as ``skipped``), the weekly summary and delivery (a notice to the office that a
-recipient refused a message for good). They all start a row the same way: no attempt
+Four things plan rows: the planner (task reminders and escalations, also the rows it
+writes as ``skipped``), the weekly summary, the closing of a plan year (its summary to
+the office) and delivery (a notice to the office that a recipient refused a message for
+good). They all start a row the same way: no attempt
 yet, due at the later of its scheduled time and now, the recipient's role in the
 payload. The planner inserts its rows as dicts with one multi-row INSERT, so the factory
 gives the values; :func:`new_notification` wraps them in an ORM object for the others.
@@ -42,6 +43,11 @@ def task_step_key(task_id: int, due_on: dt.date, step: str, email: str) -> str:
 
 def weekly_key(city_id: int | None, week: str, email: str) -> str:
     return _fitting(f"weekly:{city_id}:{week}:{email.lower()}")
+
+
+def year_closed_key(plan_key: str, year: int, email: str) -> str:
+    """One closing summary per plan year and office address."""
+    return f"yearclosed:{plan_key}:{year}:{email.lower()}"
 
 
 def failure_key(failed_row_id: int, email: str) -> str:

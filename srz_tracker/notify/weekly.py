@@ -19,6 +19,7 @@ from srz_tracker.kinds import ContactRole, NotificationKind, Scope
 from srz_tracker.notify.rows import new_notification, weekly_key
 from srz_tracker.store.models import Contact, Notification
 from srz_tracker.tasks.query import latest_plan
+from srz_tracker.tasks.years import any_open_year
 from srz_tracker.text import week_label
 from srz_tracker.timing.workdays import WorkdayCalendar
 
@@ -28,8 +29,8 @@ def plan_weekly(
 ) -> int:
     """Plan this week's summaries if their time has come; returns rows added."""
     plan = latest_plan(session)
-    if plan is None:
-        return 0
+    if plan is None or not any_open_year(session):
+        return 0  # once every year has closed, a summary would be about closed years
     tz = ZoneInfo(plan.timezone)
     today = local_date(now, plan.timezone)
     hour = (

@@ -96,6 +96,8 @@ Days = Annotated[int, Strict(), Field(ge=0, le=366)]
 DaysAfter = Annotated[int, Strict(), Field(ge=1, le=366)]
 Count = Annotated[int, Strict(), Field(ge=1, le=100)]
 Headcount = Annotated[int, Strict(), Field(ge=0, le=10_000)]
+Repeats = Annotated[int, Strict(), Field(ge=0, le=100)]  # 0: no repeated escalation
+DigestItems = Annotated[int, Strict(), Field(ge=1, le=500)]
 
 Scope = Literal["region", "city", "institution"]
 Condition = Literal["dual_certified", "not_dual_certified"]

@@ -44,6 +44,7 @@ from srz_tracker.plan.fields import (
     Count,
     Days,
     DaysAfter,
+    DigestItems,
     EvidenceText,
     Headcount,
     Hour,
@@ -58,6 +59,7 @@ from srz_tracker.plan.fields import (
     Quote,
     RecurrenceType,
     RegionName,
+    Repeats,
     Role,
     Scope,
     Share,
@@ -123,6 +125,7 @@ class Policy(Model):
     reminders: Annotated[Omittable[tuple[Days, ...]], NonEmpty] = None
     escalations: Omittable[tuple[Escalation, ...]] = None
     repeat_every: Omittable[DaysAfter] = None
+    repeat_max: Omittable[Repeats] = None  # then only the weekly summary and the report
 
     @field_validator("reminders")
     @classmethod
@@ -135,6 +138,24 @@ class Policy(Model):
         if self.escalations is not None:
             out["escalations"] = [e.model_dump(mode="json") for e in self.escalations]
         return out
+
+
+class PlanPolicy(Policy):
+    """The plan-wide policy: also how many items a digest lists in full."""
+
+    digest_max_items: Omittable[DigestItems] = None
+
+
+class YearEnd(Model):
+    """When a plan year closes: a month-day of the following year (the plan states none:
+    ``assumption`` says why this one)."""
+
+    closes: MonthDay
+    assumption: Text | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        closes = f"{self.closes[0]:02d}-{self.closes[1]:02d}"
+        return {"closes": closes, **({"assumption": self.assumption} if self.assumption else {})}
 
 
 class Recurrence(Model):
@@ -301,7 +322,8 @@ class PlanFile(Model):
     """The whole file. The table comes before the obligations: they are checked against it."""
 
     plan: PlanHead
-    notifications: Policy | None = None
+    notifications: PlanPolicy | None = None
+    year_end: Omittable[YearEnd] = None
     targets: Omittable[Targets] = None
     performance_table: PerformanceTable
     expense_categories: dict[CategoryCode, CategoryName] = Field(default_factory=dict)
@@ -335,6 +357,8 @@ def validate(doc: LocatedDoc, sha256: str) -> tuple[PlanSpec | None, list[Proble
         "targets": plan.targets.model_dump(exclude_unset=True) if plan.targets else {},
         "expense_categories": plan.expense_categories,
     }
+    if plan.year_end is not None:
+        document["year_end"] = plan.year_end.as_dict()
     document["plan"].setdefault("timezone", head.timezone)
     spec = PlanSpec(
         key=head.id,

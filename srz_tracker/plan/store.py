@@ -13,9 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
+from srz_tracker.kinds import PlanYearState
 from srz_tracker.plan.schema import PlanSpec
 from srz_tracker.store import audit
-from srz_tracker.store.models import City, CityTarget, Obligation, Plan
+from srz_tracker.store.models import City, CityTarget, Obligation, Plan, PlanYear
 
 
 @dataclass
@@ -112,6 +113,7 @@ def store_plan(
     plan.document = document
     flag_modified(plan, "document")  # the same dict may have been flushed already
     session.flush()
+    store_years(session, plan.id, document["years"], closes_on_rule(document))
     detail = {
         "plan": spec.key,
         "file": spec.source_path,
@@ -121,6 +123,44 @@ def store_plan(
     audit.record(session, now, actor, "load", detail)
     session.expire_all()
     return LoadResult(spec.key, created, len(spec.obligations), document["years"])
+
+
+def closes_on_rule(document: dict[str, Any]) -> tuple[int, int] | None:
+    """The (month, day) of the following year on which a plan year closes, if the file
+    says; None: the year closes only by hand."""
+    closes = (document.get("year_end") or {}).get("closes")
+    if not closes:
+        return None
+    month, day = (int(x) for x in closes.split("-"))
+    return month, day
+
+
+def closes_on(year: int, rule: tuple[int, int] | None) -> dt.date | None:
+    return None if rule is None else dt.date(year + 1, *rule)
+
+
+def store_years(
+    session: Session, plan_id: int, years: list[int], rule: tuple[int, int] | None
+) -> None:
+    """A row per loaded year; an open year follows the file's closing date, a closed
+    one keeps the record of its close."""
+    existing = {
+        y.year: y for y in session.scalars(select(PlanYear).where(PlanYear.plan_id == plan_id))
+    }
+    for year in years:
+        row = existing.get(year)
+        if row is None:
+            session.add(
+                PlanYear(
+                    plan_id=plan_id,
+                    year=year,
+                    state=PlanYearState.OPEN,
+                    closes_on=closes_on(year, rule),
+                )
+            )
+        elif row.state == PlanYearState.OPEN:
+            row.closes_on = closes_on(year, rule)
+    session.flush()
 
 
 def obligation_rows(session: Session) -> list[dict[str, Any]]:

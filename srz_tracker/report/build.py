@@ -6,7 +6,8 @@ Definitions (Y is the report year, *today* the local date of ``now`` in the plan
 timezone, *the year is over* when today > Y-12-31):
 
 - Tasks of Y: tasks of the plan whose original due date falls in Y. Tasks ``waived`` or
-  ``not_applicable`` are left out of every task figure.
+  ``not_applicable`` are left out of every task figure; tasks ``overdue_at_close`` (still
+  open when the plan year closed) count as not done and overdue.
 - **Due so far**: tasks of Y whose due date in force (after extensions) is ≤ today.
 - **Task completion rate** (项目任务完成率) = tasks due so far that are done ÷ tasks due
   so far. A task done early counts once it falls due.
@@ -84,7 +85,7 @@ from srz_tracker.report.rules import (
     rate,
     worst,
 )
-from srz_tracker.store.models import City, CityTarget
+from srz_tracker.store.models import City, CityTarget, Plan
 
 INDICATORS = (
     "institutions",
@@ -114,16 +115,24 @@ def _money(value: Decimal | None) -> float | None:
 
 
 def build_report(
-    session: Session, now: dt.datetime, year: int | None = None, city: str | None = None
+    session: Session,
+    now: dt.datetime,
+    year: int | None = None,
+    city: str | None = None,
+    plan_key: str | None = None,
 ) -> dict[str, Any]:
-    """The whole report as plain data: numbers as numbers, rates as fractions 0..1."""
+    """The whole report as plain data: numbers as numbers, rates as fractions 0..1.
+    ``plan_key``: that plan's report (default: the plan that covers the year)."""
     from srz_tracker.tasks.query import plan_timezone, resolve_city
 
     tz = plan_timezone(session)
     today = local_date(now, tz)
     only = resolve_city(session, city) if city else None
     p = Period(year if year is not None else default_year(session, today), today)
-    plan = pick_plan(session, p.year)
+    if plan_key is None:
+        plan = pick_plan(session, p.year)
+    else:
+        plan = session.scalar(select(Plan).where(Plan.key == plan_key))
     if plan is None:
         raise NotFound("还没有加载实施方案（srz plan load 或 srz demo）")
     p = replace(p, final=year_is_final(session, plan, p.year))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from srz_tracker.kinds import TaskStatus
@@ -55,6 +55,8 @@ def task_counts(session: Session, plan_id: int, p: Period) -> dict[int | None, T
     """Per city id; None holds the region's own tasks."""
     is_done = Task.status == TaskStatus.DONE
     is_due = Task.due_on <= p.today
+    # Left open when its year closed: final and not done, overdue whatever its date.
+    at_close = Task.status == TaskStatus.OVERDUE_AT_CLOSE
 
     def count(cond: Any) -> Any:
         return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
@@ -69,14 +71,14 @@ def task_counts(session: Session, plan_id: int, p: Period) -> dict[int | None, T
             count(is_done),
             count(and_(is_done, Task.completed_on <= Task.due_on)),
             count(and_(is_done, Task.completed_on > Task.due_on)),
-            count(and_(Task.status == TaskStatus.OPEN, Task.due_on < p.today)),
+            count(or_(and_(Task.status == TaskStatus.OPEN, Task.due_on < p.today), at_close)),
         )
         .join(Obligation, Task.obligation_id == Obligation.id)
         .where(
             Obligation.plan_id == plan_id,
             Task.original_due_on >= first,
             Task.original_due_on <= last,
-            Task.status.in_((TaskStatus.OPEN, TaskStatus.DONE)),
+            Task.status.in_((TaskStatus.OPEN, TaskStatus.DONE, TaskStatus.OVERDUE_AT_CLOSE)),
         )
         .group_by(Task.city_id)
     )

@@ -86,7 +86,7 @@ class TaskCounts(_Summable):
     done: int = 0  # done, whenever due
     on_time: int = 0  # done with completed_on ≤ due date in force
     late: int = 0  # done with completed_on > due date in force
-    overdue: int = 0  # open and past the due date
+    overdue: int = 0  # open and past the due date, or left open when the year closed
 
 
 @dataclass

@@ -5,9 +5,10 @@ landscape printing on one page wide, and a second sheet with the definitions."""
 
 from __future__ import annotations
 
+import io
 from itertools import groupby
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from srz_tracker.exports import formula_like
 from srz_tracker.report.columns import COLUMNS, DEFINITIONS, all_rows, subtitle, value
@@ -19,7 +20,14 @@ WIDTHS = {"text": 11, "wan": 10, "rate": 9, "int": 8, "verdict": 8}
 VERDICT_FILLS = {"达标": "E2F0D9", "未达标": "F8CBAD", "进行中": "FFF2CC"}
 
 
-def write_xlsx(report: dict[str, Any], path: Path) -> None:
+def xlsx_bytes(report: dict[str, Any]) -> bytes:
+    """The workbook as bytes, e.g. to attach to an email."""
+    buffer = io.BytesIO()
+    write_xlsx(report, buffer)
+    return buffer.getvalue()
+
+
+def write_xlsx(report: dict[str, Any], path: Path | BinaryIO) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.utils import get_column_letter

@@ -35,6 +35,7 @@ from srz_tracker.kinds import CertStatus as CertStatus
 from srz_tracker.kinds import ContactRole as ContactRole
 from srz_tracker.kinds import NotificationKind as NotificationKind
 from srz_tracker.kinds import NotificationStatus as NotificationStatus
+from srz_tracker.kinds import PlanYearState as PlanYearState
 from srz_tracker.kinds import Scope as Scope
 from srz_tracker.kinds import TaskStatus as TaskStatus
 
@@ -139,6 +140,30 @@ class Plan(Base):
 
     obligations: Mapped[list[Obligation]] = relationship(back_populates="plan")
     city_targets: Mapped[list[CityTarget]] = relationship(back_populates="plan")
+    plan_years: Mapped[list[PlanYear]] = relationship(
+        back_populates="plan", order_by="PlanYear.year"
+    )
+
+
+class PlanYear(Base):
+    """One loaded year of a plan: open until it closes, then its open tasks are final.
+
+    ``closes_on`` is the local date the plan file gives for the close (NULL: only by
+    hand); the year closes on the first pass after that day.
+    """
+
+    __tablename__ = "plan_years"
+    __table_args__ = (UniqueConstraint("plan_id", "year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
+    year: Mapped[int]
+    state: Mapped[str] = mapped_column(String(16), default=PlanYearState.OPEN.value)
+    closes_on: Mapped[dt.date | None] = mapped_column(Date)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+
+    plan: Mapped[Plan] = relationship(back_populates="plan_years")
 
 
 class CityTarget(Base):

@@ -2,7 +2,8 @@
 
 Materializing is idempotent: it creates what is missing, marks ``not_applicable`` the
 open tasks whose certification condition no longer holds, and reopens the
-``not_applicable`` ones whose condition holds again. A done task is never touched.
+``not_applicable`` ones whose condition holds again. A done task is never touched, and
+nothing of a closed plan year is (its tasks are final: no new ones, none reopened).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from srz_tracker.clock import local_date
-from srz_tracker.kinds import CertKind, CertStatus, TaskStatus
+from srz_tracker.kinds import CertKind, CertStatus, PlanYearState, TaskStatus
 from srz_tracker.store import audit
 from srz_tracker.store.models import City, Institution, Obligation, Plan, Task
 from srz_tracker.tasks.subjects import Subject, all_subjects
@@ -95,10 +96,13 @@ def condition_holds(condition: str | None, subject: Subject, on: dt.date) -> boo
 def materialize(session: Session, now: dt.datetime, actor: str = "system") -> MaterializeResult:
     """Bring the tasks of every loaded plan in line with the directory at ``now``."""
     result = MaterializeResult()
-    plans = session.scalars(select(Plan).options(selectinload(Plan.obligations))).all()
+    plans = session.scalars(
+        select(Plan).options(selectinload(Plan.obligations), selectinload(Plan.plan_years))
+    ).all()
     subjects = all_subjects(session)
     for plan in plans:
-        years = sorted(set(plan.document.get("years", [plan.year])))
+        closed = {y.year for y in plan.plan_years if y.state == PlanYearState.CLOSED}
+        years = sorted(set(plan.document.get("years", [plan.year])) - closed)
         # The condition is judged on the certification records as they stand today.
         today = local_date(now, plan.timezone)
         existing = {

@@ -108,6 +108,7 @@ def mark_done(
     limits.require(no_evidence_reason, limits.NO_EVIDENCE_REASON, "--no-evidence-reason")
     if task.status == TaskStatus.DONE:
         return DoneResult(task, already_done=True, recorded=False)
+    _refuse_final(task)
     if task.status in (TaskStatus.WAIVED, TaskStatus.NOT_APPLICABLE):
         raise UsageError(
             f"任务 {task.id} 的状态为“{status_label(task.status)}”，"
@@ -168,6 +169,7 @@ def reopen(session: Session, task: Task, now: dt.datetime, by: str) -> bool:
     limits.require(by, limits.ACTOR, "--by")
     if task.status == TaskStatus.OPEN:
         return False
+    _refuse_final(task)
     previous = task.status
     task.status, task.completed_on, task.completed_by = TaskStatus.OPEN, None, None
     task.updated_at = now
@@ -190,6 +192,7 @@ def waive(session: Session, task: Task, now: dt.datetime, by: str, reason: str) 
     limits.require(by, limits.ACTOR, "--by")
     if task.status == TaskStatus.DONE:
         raise UsageError(f"任务 {task.id} 已完成，不能豁免")
+    _refuse_final(task)
     task.status, task.note, task.updated_at = TaskStatus.WAIVED, reason, now
     task.next_step_at = None
     cancel_pending(session, task.id)
@@ -228,3 +231,13 @@ def extend(
     # Whatever was asked for from the web page, the office has now decided.
     settle_requests(session, task.id, now, by, RequestStatus.APPLIED)
     task.next_step_at = NEEDS_PLANNING
+
+
+def _refuse_final(task: Task) -> None:
+    """A task its plan year closed on stays as the year left it (the closing summary and
+    the report of that year said so)."""
+    if task.status == TaskStatus.OVERDUE_AT_CLOSE:
+        raise UsageError(
+            f"任务 {task.id} 所属的方案年度已经结束（状态“{status_label(task.status)}”），"
+            "不能再更改"
+        )

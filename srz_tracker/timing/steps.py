@@ -23,6 +23,9 @@ from srz_tracker.timing.workdays import WorkdayCalendar
 NEEDS_PLANNING = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 # How far the "every N days to the office" escalations are unrolled at most.
 MAX_OVERDUE_DAYS = 3 * 366
+# How long a task's last step stays worth sending when a pass comes late (see decide)
+# if the policy has no repeat interval to go by.
+FINAL_STEP_FRESH = dt.timedelta(days=7)
 
 DEFAULT_POLICY: dict[str, Any] = {
     "send_hour": 9,
@@ -32,6 +35,9 @@ DEFAULT_POLICY: dict[str, Any] = {
         {"after": 7, "to": ContactRole.OFFICE},
     ],
     "repeat_every": 7,
+    # Like an on-call escalation chain's repeat limit: after this many repeats the task is
+    # left to the weekly summary and the report instead of mailing the office for ever.
+    "repeat_max": 4,
 }
 
 
@@ -41,6 +47,7 @@ class Policy:
     reminders: tuple[int, ...]
     escalations: tuple[dict[str, Any], ...]
     repeat_every: int | None
+    repeat_max: int = 4
 
     @classmethod
     def merge(cls, *layers: dict[str, Any] | None, send_hour: int | None = None) -> Policy:
@@ -54,7 +61,14 @@ class Policy:
             reminders=tuple(sorted(set(merged["reminders"]), reverse=True)),
             escalations=tuple(sorted(merged["escalations"], key=lambda e: e["after"])),
             repeat_every=merged.get("repeat_every"),
+            repeat_max=int(merged["repeat_max"]),
         )
+
+    @property
+    def final_fresh(self) -> dt.timedelta:
+        """How long the last step stays current: as long as a repeat would have taken
+        to come (so a chain cut short by ``until`` is never taken for an ended one)."""
+        return dt.timedelta(days=self.repeat_every) if self.repeat_every else FINAL_STEP_FRESH
 
 
 @dataclass(frozen=True)
@@ -96,7 +110,8 @@ def steps_for(
     tz: ZoneInfo,
     until: dt.date | None = None,
 ) -> list[Step]:
-    """Every step of the task in send order, escalations unrolled up to ``until``."""
+    """Every step of the task in send order, escalations unrolled up to ``until`` and
+    repeated at most ``policy.repeat_max`` times after the last configured one."""
     steps: list[Step] = []
     due = timing.due_on
     for days in policy.reminders:
@@ -144,7 +159,12 @@ def steps_for(
     if policy.repeat_every and policy.escalations:
         limit = until or due + dt.timedelta(days=MAX_OVERDUE_DAYS)
         after = last_after + policy.repeat_every
-        while due + dt.timedelta(days=after) <= limit and after <= MAX_OVERDUE_DAYS:
+        repeats = 0
+        while (
+            repeats < policy.repeat_max
+            and due + dt.timedelta(days=after) <= limit
+            and after <= MAX_OVERDUE_DAYS
+        ):
             day = calendar.on_or_after(due + dt.timedelta(days=after))
             steps.append(
                 Step(
@@ -156,6 +176,7 @@ def steps_for(
                 )
             )
             after += policy.repeat_every
+            repeats += 1
     steps.sort(key=lambda s: (s.send_at, s.kind == NotificationKind.CHECKPOINT, s.nominal or s.on))
     # Two nominal days can land on one workday (R1 and R0 before a weekend): keep the later
     # step only, so nobody gets two reminders about one task on one morning.
@@ -174,9 +195,32 @@ class Decision:
     next_at: dt.datetime | None  # when to look at the task again
 
 
-def decide(steps: list[Step], planned: set[str], now: dt.datetime) -> Decision:
+def decide(
+    steps: list[Step],
+    planned: set[str],
+    now: dt.datetime,
+    final_fresh: dt.timedelta | None = None,
+) -> Decision:
     """Given the task's steps and the labels that already have outbox rows, which step
-    goes out now: the latest one due; older unplanned ones are skipped, not sent."""
+    goes out now: the latest one due; older unplanned ones are skipped, not sent.
+
+    The latest step stands until the next one comes; the task's last step has no next
+    one, so it is current for ``final_fresh`` only (None: for ever). Later (a plan loaded
+    long after the chain ended, or a long downtime) it is history: skipped like the
+    others."""
+    decision = _latest(steps, planned, now)
+    last = decision.send
+    if (
+        final_fresh is not None
+        and last is not None
+        and last is steps[-1]
+        and now - last.send_at > final_fresh
+    ):
+        return Decision(None, (*decision.skipped, last), decision.next_at)
+    return decision
+
+
+def _latest(steps: list[Step], planned: set[str], now: dt.datetime) -> Decision:
     latest_planned = max((s.send_at for s in steps if s.label in planned), default=None)
     due = [s for s in steps if s.send_at <= now and s.label not in planned]
     future = [s for s in steps if s.send_at > now]
