@@ -41,7 +41,6 @@ from srz_tracker.notify.passes import make_calendar
 from srz_tracker.notify.rows import new_notification
 from srz_tracker.store import db, migrate
 from srz_tracker.store.models import Notification
-from tests import daemon_helpers
 from tests.daemon_helpers import (
     SlowSmtpServer,
     make_due,
@@ -50,8 +49,6 @@ from tests.daemon_helpers import (
     srz_env,
     wait_until,
 )
-
-daemons = daemon_helpers.daemons  # the fixture
 
 INTERVAL = 2.0
 OUTAGE_SECONDS = 5.0

@@ -14,13 +14,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from srz_tracker.cli import cli
-from srz_tracker.config import (
-    Settings,
-    SmtpSettings,
-    exposed_password_warning,
-    load_settings,
-    plaintext_auth_problem,
-)
+from srz_tracker.config import Settings, SmtpSettings, load_settings
+from srz_tracker.config_safety import exposed_password_warning, plaintext_auth_problem
 from srz_tracker.errors import ConfigError
 from tests.smtp_server import SmtpTestServer
 from tests.srz_cli_helpers import NOW, row_counts
