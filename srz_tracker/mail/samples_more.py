@@ -68,7 +68,13 @@ def linked(context: dict[str, Any]) -> dict[str, Any]:
             "url": f"{_BASE_URL}/t/101/eyJ0YXNrIjoxMDF9.sample",
             "expires_on": dt.date(2024, 2, 20),
         }
-    items = context.get("items", []) + context.get("open_items", [])
+    items = list(context.get("items", []))
+    if context["kind"] == "weekly_summary":
+        # The items the summary shows in full (the rest go in the attachment), as the
+        # template picks them: the check then asks for a link beside each one.
+        cap = context["shown_max"]
+        for name in ("overdue", "due_soon"):
+            items += sorted(context[name], key=lambda i: (i["days_left"], i["due_on"]))[:cap]
     ids = [i["task_id"] for i in items] + [f["task_id"] for f in context.get("failures", [])]
     city = context.get("city")
     context["links"] = {
